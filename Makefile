@@ -1,0 +1,53 @@
+# relapse-model: every target creates .venv (Python >= 3.12) and installs the locked dependencies first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+# Keep compile caches, figures' font caches and temporary files inside the ignored .cache/ folder.
+export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
+export MPLCONFIGDIR ?= $(CURDIR)/.cache/matplotlib
+export MPLBACKEND ?= Agg
+
+.PHONY: demo test test-fast bench cohorts lock clean venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml scripts/find-python
+	@set -e; \
+	if [ ! -x $(PY) ]; then \
+		python=$$(scripts/find-python); \
+		echo "make: creating $(VENV) with $$python"; \
+		"$$python" -m venv $(VENV); \
+	fi; \
+	$(PY) -m pip install -qq --upgrade pip; \
+	$(PY) -m pip install -qq -r requirements.lock; \
+	$(PY) -m pip install -qq --no-deps --no-build-isolation -e .; \
+	mkdir -p .cache; \
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/relapse-model demo
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+# Regenerate the bundled reference cohorts from their committed generator and seeds.
+cohorts: $(STAMP)
+	$(VENV)/bin/relapse-model cohorts --regenerate
+
+# Re-resolve requirements.lock from pyproject.toml (needs network access to PyPI).
+lock:
+	$(PY) -m pip install -qq uv && $(VENV)/bin/uv pip compile pyproject.toml --extra dev \
+		--python-version 3.12 --universal -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .cache build reports/build .pytest_cache

@@ -1,0 +1,116 @@
+"""The validated cohort: the one object every later stage (scores, model, simulation) reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from relapse_model.cohort import endpoints
+from relapse_model.cohort.mrd import MRDRules, interpret_mrd
+from relapse_model.cohort.reading import read_text_table
+from relapse_model.cohort.schema import COLUMNS, EARLY_RELAPSE_MONTHS
+from relapse_model.cohort.validation import validate_table
+from relapse_model.cohort.vocabulary import RISK_GROUP_OF, RISK_GROUPS
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A validated relapse cohort, one row per patient at first relapse.
+
+    Build one with :func:`load_cohort` (from a file) or :meth:`Cohort.from_frame`.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        Typed schema columns, then the derived columns ``early_relapse``, ``risk_group``,
+        ``mrd_positive`` and ``mrd_reason``, then any extra columns of the input, unchanged.
+    source : str
+        Where the data came from (file name), used in messages and provenance.
+    mrd_rules : MRDRules
+        The rules that produced ``mrd_positive``.
+    """
+
+    data: pd.DataFrame
+    source: str = "<frame>"
+    mrd_rules: MRDRules = field(default_factory=MRDRules)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, source: str = "<frame>", *,
+                   mrd_rules: MRDRules | None = None, row_offset: int = 2) -> Cohort:
+        """Validate a DataFrame (any cell types) and derive the model-ready columns."""
+        text = frame.reset_index(drop=True).apply(
+            lambda col: col.map(lambda v: pd.NA if _is_missing(v) else str(v).strip())
+        ).replace("", pd.NA).astype("string")
+        text.columns = [str(c).strip() for c in text.columns]
+        return cls._from_text(text, source, row_offset, mrd_rules or MRDRules())
+
+    @classmethod
+    def _from_text(cls, text: pd.DataFrame, source: str, row_offset: int,
+                   mrd_rules: MRDRules) -> Cohort:
+        data = validate_table(text, source, row_offset)
+        derived = pd.DataFrame({
+            "early_relapse": data["months_diagnosis_to_relapse"] < EARLY_RELAPSE_MONTHS,
+            "risk_group": pd.Categorical(data["cytogenetics"].map(RISK_GROUP_OF).astype(str),
+                                         categories=list(RISK_GROUPS)),
+        }, index=data.index)
+        mrd = interpret_mrd(data, mrd_rules)
+        n_schema = len(COLUMNS)
+        data = pd.concat([data.iloc[:, :n_schema], derived, mrd, data.iloc[:, n_schema:]], axis=1)
+        return cls(data=data, source=source, mrd_rules=mrd_rules)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"Cohort({self.source!r}, n={len(self)}, studies={self.data['study'].nunique()})"
+
+    @property
+    def extra_columns(self) -> list[str]:
+        """Input columns outside the schema, kept but not used by the package."""
+        known = {c.name for c in COLUMNS} | {"early_relapse", "risk_group", "mrd_positive", "mrd_reason"}
+        return [c for c in self.data.columns if c not in known]
+
+    def survival(self, endpoint: endpoints.Endpoint = "os") -> np.ndarray:
+        """scikit-survival structured array for ``"os"`` or ``"efs"``."""
+        return endpoints.survival_array(self.data, endpoint)
+
+    def competing_risks(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(time, cause)``: 1 second relapse/refractory, 2 death without relapse, 0 censored."""
+        return endpoints.competing_risks(self.data)
+
+    def subset(self, mask: np.ndarray | pd.Series) -> Cohort:
+        """A cohort of the rows where ``mask`` is True (already validated: no re-check)."""
+        mask = np.asarray(mask, dtype=bool)
+        return Cohort(self.data.loc[mask].reset_index(drop=True), self.source, self.mrd_rules)
+
+
+def load_cohort(path: str | Path, *, mrd_rules: MRDRules | None = None) -> Cohort:
+    """Read and validate a cohort from a CSV/TSV or Parquet file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The cohort file (one row per patient at first relapse; see the README's schema table).
+    mrd_rules : MRDRules, optional
+        MRD thresholds and CHIP policy.
+
+    Returns
+    -------
+    Cohort
+
+    Raises
+    ------
+    relapse_model.errors.InputError
+        Every problem found, each naming file, row and column.
+    """
+    text, offset = read_text_table(path)
+    return Cohort._from_text(text, str(path), offset, mrd_rules or MRDRules())
+
+
+def _is_missing(value: object) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float) and value != value

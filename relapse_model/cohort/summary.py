@@ -1,0 +1,64 @@
+"""Summary tables of a cohort: characteristics, outcomes and counts of missing values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from relapse_model.cohort.calibration import km_at
+from relapse_model.cohort.cohort import Cohort
+from relapse_model.cohort.schema import COLUMNS
+from relapse_model.cohort.vocabulary import RISK_GROUPS
+
+
+def _n_pct(mask: pd.Series | np.ndarray, total: int) -> str:
+    k = int(np.asarray(pd.Series(mask).astype("boolean").fillna(False), dtype=bool).sum())
+    return f"{k} ({100.0 * k / total:.0f}%)" if total else "0"
+
+
+def summary_table(cohort: Cohort) -> pd.DataFrame:
+    """Characteristics and outcomes as a two-column table (``characteristic``, ``value``)."""
+    d = cohort.data
+    n = len(d)
+    rows: list[tuple[str, str]] = [
+        ("patients", str(n)),
+        ("studies", ", ".join(f"{k} ({v})" for k, v in d["study"].value_counts().sort_index().items())),
+        ("age at relapse, median (range), years",
+         f"{d['age_years'].median():.1f} ({d['age_years'].min():.1f}-{d['age_years'].max():.1f})"),
+        ("relapse < 12 months from diagnosis", _n_pct(d["early_relapse"], n)),
+        ("allo-HSCT in first remission", _n_pct(d["hsct_cr1"], n)),
+    ]
+    rows += [(f"risk group: {g}", _n_pct(d["risk_group"] == g, n)) for g in RISK_GROUPS]
+    rows += [
+        ("FLT3-ITD", _n_pct(d["flt3_itd"], n)),
+        ("CR2 after re-induction", _n_pct(d["cr2"], n)),
+        ("MRD positive / negative / unknown",
+         " / ".join(str(int(v)) for v in ((d["mrd_positive"] == True).sum(),  # noqa: E712
+                                          (d["mrd_positive"] == False).sum(),  # noqa: E712
+                                          d["mrd_positive"].isna().sum()))),
+        ("MRD not counted: CHIP-only NGS", str(int(d["mrd_reason"].str.contains("CHIP", na=False).sum()))),
+        ("allo-HSCT after relapse", _n_pct(d["hsct_after_relapse"], n)),
+        ("second relapse or refractory disease", _n_pct(d["second_relapse"], n)),
+        ("deaths", _n_pct(d["died"], n)),
+        ("follow-up of survivors, median, months",
+         f"{d.loc[~d['died'].astype(bool), 'followup_months'].median():.1f}"),
+        ("5-y overall survival (Kaplan-Meier)", f"{100 * km_at(cohort, 60.0):.1f}%"),
+        ("5-y event-free survival (Kaplan-Meier)", f"{100 * km_at(cohort, 60.0, endpoint='efs'):.1f}%"),
+    ]
+    return pd.DataFrame(rows, columns=["characteristic", "value"])
+
+
+def missing_table(cohort: Cohort) -> pd.DataFrame:
+    """Missing values per optional column (kept missing, never dropped).
+
+    Cytogenetics counts ``unknown``; MRD counts patients whose derived status is unknown;
+    columns that are blank by design (outcome times, MRD details) are not listed.
+    """
+    d = cohort.data
+    n = max(len(d), 1)
+    counts = {"cytogenetics (unknown)": int((d["cytogenetics"] == "unknown").sum())}
+    counts |= {c.name: int(d[c.name].isna().sum()) for c in COLUMNS
+               if c.nullable and not c.conditional and c.name != "cytogenetics"}
+    counts["MRD status (derived)"] = int(d["mrd_positive"].isna().sum())
+    return pd.DataFrame([(k, v, 100.0 * v / n) for k, v in counts.items()],
+                        columns=["column", "missing", "percent"])

@@ -1,0 +1,69 @@
+"""User-facing input errors: one line per problem, naming file, row and column."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+#: How many problems one error message lists before summarising the rest.
+MAX_REPORTED_ISSUES = 50
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    """One problem in one input file.
+
+    Parameters
+    ----------
+    source : str
+        File name (or another label for the input).
+    row : int or None
+        Row as the user sees it: for a CSV file the header is row 1 and the first patient row 2,
+        as in a spreadsheet or a text editor; for Parquet the first record is row 1. ``None`` for
+        problems of the whole file or of a whole column.
+    column : str or None
+        Column (or key) the problem is in, ``None`` for whole-file problems.
+    message : str
+        What is wrong, in words a clinician can act on.
+    """
+
+    source: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [self.source]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        return f"{', '.join(where)}: {self.message}"
+
+
+class InputError(ValueError):
+    """Bad input: carries every problem found, each printable as one line.
+
+    The command line prints ``str(error)`` and exits with status 2.
+    """
+
+    def __init__(self, issues: Iterable[Issue]):
+        self.issues: list[Issue] = sorted(
+            issues, key=lambda i: (i.source, i.row if i.row is not None else -1, i.column or "")
+        )
+        if not self.issues:
+            raise ValueError("InputError needs at least one issue")
+        super().__init__(self._render())
+
+    @classmethod
+    def single(cls, source: str, message: str, *, row: int | None = None,
+               column: str | None = None) -> InputError:
+        """Build an error holding one issue."""
+        return cls([Issue(str(source), row, column, message)])
+
+    def _render(self) -> str:
+        shown = [str(i) for i in self.issues[:MAX_REPORTED_ISSUES]]
+        hidden = len(self.issues) - len(shown)
+        if hidden > 0:
+            shown.append(f"... and {hidden} more problem(s) not shown")
+        return "\n".join(shown)

@@ -1,0 +1,1 @@
+"""Reports: figures, provenance and the report builder."""
