@@ -1,0 +1,1 @@
+"""Model checking: convergence, posterior-predictive checks, accuracy and calibration, LOO, SBC."""

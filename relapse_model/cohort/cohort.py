@@ -110,6 +110,23 @@ def load_cohort(path: str | Path, *, mrd_rules: MRDRules | None = None) -> Cohor
     return Cohort._from_text(text, str(path), offset, mrd_rules or MRDRules())
 
 
+#: Outcome columns a patients file for prediction may leave out, with neutral fill values.
+_OUTCOME_FILL = {"second_relapse": "no", "died": "no", "followup_months": "0"}
+
+
+def load_patients(path: str | Path, *, mrd_rules: MRDRules | None = None) -> Cohort:
+    """Read patients for prediction: the cohort schema, with the outcome columns optional.
+
+    Outcome columns that are absent are filled neutrally (no event, follow-up 0) and never used
+    by prediction; every covariate column is validated as for :func:`load_cohort`.
+    """
+    text, offset = read_text_table(path)
+    for column, value in _OUTCOME_FILL.items():
+        if column not in text.columns:
+            text[column] = pd.Series(value, index=text.index, dtype="string")
+    return Cohort._from_text(text, str(path), offset, mrd_rules or MRDRules())
+
+
 def _is_missing(value: object) -> bool:
     if value is None or value is pd.NA:
         return True
