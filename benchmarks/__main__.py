@@ -1,6 +1,15 @@
-"""Run every benchmark: ``make bench`` (or ``python -m benchmarks``)."""
+"""Run every benchmark: ``make bench`` (or ``python -m benchmarks [cohort|trials|model]``)."""
 
-from benchmarks import bench_cohort
+import sys
+
+from benchmarks import bench_cohort, bench_trials
 
 if __name__ == "__main__":
-    bench_cohort.main()
+    which = set(sys.argv[1:]) or {"cohort", "trials", "model"}
+    if "cohort" in which:
+        bench_cohort.main()
+    if "trials" in which:
+        bench_trials.main()
+    if "model" in which:
+        from benchmarks import bench_model
+        bench_model.main()

@@ -19,7 +19,8 @@ from relapse_model import __version__
 from relapse_model.errors import InputError
 
 EXIT_BAD_INPUT = 2
-out = Console(highlight=False, soft_wrap=True)
+# wide enough for the tables when output goes to a file or a pipe
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -54,6 +55,8 @@ def main() -> None:
       relapse-model validate cohorts/bfm_like.csv
       relapse-model stemness expression.csv --score lsc17 --out scores.csv
       relapse-model cohorts
+      relapse-model fit cohorts/cog_like.csv --out fits/cog.nc --seed 1
+      relapse-model predict fits/cog.nc patients.csv --horizons 12,36,60 --out predictions.csv
       relapse-model demo
     """
 
@@ -149,14 +152,136 @@ def cohorts(regenerate: bool, folder: Path | None) -> None:
         out.print(f"  resembles {spec.resembles}", markup=False)
 
 
+def _print_fit(model, quiet: bool = False) -> None:
+    checks = model.check()
+    if not checks["passed"].all():
+        err.print("[bold red]WARNING: this fit FAILED its convergence checks; do not use its numbers "
+                  "before refitting (more draws, higher target_accept, or a simpler model)[/bold red]")
+    if quiet:
+        return
+    _print_table(checks.assign(value=checks["value"].map(lambda v: f"{v:.3g}"),
+                               passed=checks["passed"].map({True: "yes", False: "NO"})),
+                 "Convergence diagnostics")
+    hr = model.hazard_ratios()
+    for scale, part in hr.groupby("scale", sort=False):
+        view = pd.DataFrame({
+            "effect": part["covariate"].str.replace("cytogenetics: ", "", regex=False),
+            "posterior median (95% CrI)": [f"{m:.2f} ({lo:.2f}-{hi:.2f})" for m, lo, hi in
+                                           zip(part.posterior_median, part.posterior_lower, part.posterior_upper)],
+            "prior median (95%)": [f"{m:.2f} ({lo:.2f}-{hi:.2f})" for m, lo, hi in
+                                   zip(part.prior_median, part.prior_lower, part.prior_upper)],
+        })
+        _print_table(view, str(scale).capitalize())
+
+
+@main.command()
+@click.argument("cohort", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--priors", "priors_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Priors file (default: priors/default.toml).")
+@click.option("--model", "outcome", type=click.Choice(["competing", "cure"]), default="competing",
+              show_default=True, help="competing: relapse vs death without relapse; cure: one endpoint.")
+@click.option("--endpoint", type=click.Choice(["efs", "os"]), default="efs", show_default=True,
+              help="Endpoint of --model cure.")
+@click.option("--baseline", type=click.Choice(["weibull", "piecewise"]), default="weibull", show_default=True)
+@click.option("--no-cure", is_flag=True, help="Fit without a cure fraction.")
+@click.option("--stemness", type=click.Choice(["lsc17", "plsc6", "none"]), default="lsc17", show_default=True)
+@click.option("--draws", type=click.IntRange(min=10), default=1000, show_default=True)
+@click.option("--tune", type=click.IntRange(min=10), default=1000, show_default=True)
+@click.option("--chains", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the fit (NetCDF).")
+@click.option("--quiet", is_flag=True, help="Print only warnings and the output path.")
+def fit(cohort: Path, priors_path: Path | None, outcome: str, endpoint: str, baseline: str, no_cure: bool,
+        stemness: str, draws: int, tune: int, chains: int, seed: int, out_path: Path, quiet: bool) -> None:
+    """Fit the hierarchical Bayesian model to a cohort and save the posterior.
+
+    Prints the convergence diagnostics and the effect table (posterior beside prior); a fit that
+    fails its diagnostics is flagged.
+
+    \b
+    Example:
+      relapse-model fit cohorts/cog_like.csv --priors priors/default.toml \\
+          --model competing --baseline weibull --out fits/cog.nc --seed 1
+    """
+    from relapse_model.cohort import load_cohort
+    from relapse_model.models import RelapseModel
+    from relapse_model.models.model import DEFAULT_PRIORS
+
+    c = load_cohort(cohort)
+    model = RelapseModel(priors_path or DEFAULT_PRIORS, outcome=outcome, endpoint=endpoint,
+                         baseline=baseline, cure=not no_cure,
+                         stemness=None if stemness == "none" else stemness)
+    model.fit(c, draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=not quiet)
+    _print_fit(model, quiet)
+    out.print(f"wrote {model.save(out_path)}")
+
+
+def _parse_horizons(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError.single("--horizons", f"'{text}' is not a comma-separated list of months") from None
+    if not values or any(v <= 0 for v in values):
+        raise InputError.single("--horizons", "give positive months, e.g. 12,36,60")
+    return values
+
+
+@main.command()
+@click.argument("fit_path", metavar="FIT", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("patients", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--horizons", default="12,36,60", show_default=True, help="Months since first relapse.")
+@click.option("--conditional-on", "conditional", type=float, default=None,
+              help="Condition on being event-free at this many months.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="CSV (one row per patient, horizon and quantity) or NetCDF (.nc).")
+def predict(fit_path: Path, patients: Path, horizons: str, conditional: float | None, out_path: Path) -> None:
+    """Per-patient posterior probabilities of relapse, event-free survival and cure.
+
+    PATIENTS has the cohort columns; outcome columns may be left out.
+
+    \b
+    Example:
+      relapse-model predict fits/cog.nc new_patients.csv --horizons 12,36,60 --out risk.csv
+    """
+    from relapse_model.cohort import load_patients
+    from relapse_model.models import RelapseModel
+
+    hs = _parse_horizons(horizons)
+    model = RelapseModel.load(fit_path)
+    result = model.predict(load_patients(patients), hs, conditional_on_survival_to=conditional)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if out_path.suffix.lower() == ".nc":
+        result.to_netcdf(out_path, engine="h5netcdf")
+    else:
+        _prediction_frame(result).to_csv(out_path, index=False, lineterminator="\n")
+    out.print(f"wrote predictions for {result.sizes['patient']} patients to {out_path}")
+
+
+def _prediction_frame(ds) -> pd.DataFrame:
+    rows = []
+    names = [v for v in ds.data_vars if not v.endswith(("_lower", "_upper"))]
+    for name in names:
+        mean, lo, hi = ds[name], ds[f"{name}_lower"], ds[f"{name}_upper"]
+        frame = pd.DataFrame({"mean": mean.to_series(), "lower": lo.to_series(), "upper": hi.to_series()}).reset_index()
+        if "horizon" not in frame:
+            frame["horizon"] = float("nan")
+        frame.insert(1, "quantity", name)
+        rows.append(frame[["patient", "quantity", "horizon", "mean", "lower", "upper"]])
+    return pd.concat(rows, ignore_index=True)
+
+
 @main.command()
 @click.option("--cohort", "name", default="bfm_like", show_default=True, help="Bundled cohort to use.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports/build/demo"), show_default=True)
-def demo(name: str, out_dir: Path) -> None:
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--draws", type=click.IntRange(min=10), default=1000, show_default=True)
+def demo(name: str, out_dir: Path, seed: int, draws: int) -> None:
     """End-to-end demo on a bundled reference cohort.
 
-    Validates and summarises the cohort and writes a Kaplan-Meier / cumulative-incidence figure.
+    Validates and summarises the cohort, writes a Kaplan-Meier / cumulative-incidence figure,
+    fits the competing-risk cure model and prints its diagnostics and effect table.
     """
     from relapse_model.cohort.bundled import load_bundled
     from relapse_model.cohort.summary import missing_table, summary_table
@@ -171,6 +296,12 @@ def demo(name: str, out_dir: Path) -> None:
     summary_path = out_dir / f"{name}_summary.csv"
     summary_table(c).to_csv(summary_path, index=False, lineterminator="\n")
     out.print(f"wrote {figure} and {summary_path}")
+
+    from relapse_model.models import RelapseModel
+    out.print("fitting the competing-risk cure model (4 chains; the first run compiles the model)")
+    model = RelapseModel().fit(c, draws=draws, tune=draws, chains=4, random_seed=seed)
+    _print_fit(model)
+    out.print(f"wrote {model.save(out_dir / f'{name}_fit.nc')}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -208,6 +208,12 @@ class RelapseModel:
             raise NotFittedError("prior_parameters needs a cohort: pass cohort=... or call fit() first")
         return from_priors(self.priors, self.config, design.covariates, len(design.studies), n_draws, seed)
 
+    def prior_predictive(self, cohort: Cohort, horizons: tuple[float, ...] = (12.0, 60.0),
+                         n_draws: int = 1000, seed: int = 0) -> pd.DataFrame:
+        """Cohort-average EFS, relapse incidence and cure implied by the priors alone."""
+        from relapse_model.models.prior_predictive import prior_predictive
+        return prior_predictive(self, cohort, horizons, n_draws, seed)
+
     def check(self, thresholds: Thresholds | None = None) -> pd.DataFrame:
         """Convergence diagnostics with pass/fail (R-hat <= 1.01, ESS >= 400, no divergences)."""
         return convergence_table(self.posterior, thresholds)
@@ -248,6 +254,7 @@ class RelapseModel:
             ``event_free_survival`` (competing-risk model) or ``survival`` (single endpoint), and
             ``cure_probability`` per patient; each with ``_lower`` and ``_upper`` bounds.
         """
+        self.posterior  # noqa: B018 - raises NotFittedError naming fit() before any other work
         horizons = np.asarray(horizons, dtype=float)
         s = conditional_on_survival_to
         if s is not None and np.any(horizons <= s):
@@ -272,6 +279,7 @@ class RelapseModel:
         times : sequence of float, optional
             Months (default 0 to 96 by 2).
         """
+        self.posterior  # noqa: B018 - raises NotFittedError naming fit()
         times = np.arange(0.0, 97.0, 2.0) if times is None else np.asarray(times, dtype=float)
         times = np.where(times <= 0, 1e-6, times)
         if isinstance(groups, str):
@@ -361,3 +369,7 @@ def _quiet_known_warnings() -> None:
     # pip-installed PyTensor has no BLAS; our dot products are tiny matrix-vector ones
     warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
     warnings.filterwarnings("ignore", category=FutureWarning, module="pymc")
+    # early warm-up trajectories can overflow; NUTS rejects them (counted as divergences if
+    # they happen after tuning, and then reported by check())
+    warnings.filterwarnings("ignore", category=RuntimeWarning, message="overflow encountered")
+    warnings.filterwarnings("ignore", category=RuntimeWarning, message="invalid value encountered")

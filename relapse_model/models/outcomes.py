@@ -72,3 +72,25 @@ def simulate_outcomes(params: ParameterDraws, design: Design, rng: np.random.Gen
     cause = np.where(time == relapse_time, 1, np.where(time == death_time, 2, 0))
     return {"time": time, "cause": cause.astype(np.int64), "cured": cured,
             "relapse_time": relapse_time, "death_time": death_time}
+
+
+def with_simulated_outcomes(data, sim: dict[str, np.ndarray]):
+    """A copy of cohort data whose outcome columns hold simulated outcomes.
+
+    Cause 1 becomes a second relapse, cause 2 a death without relapse, 0 a censored follow-up;
+    after a simulated event nothing further is recorded (the patient is followed to that event).
+    Covariates are untouched, so the result can be validated and fitted like any cohort.
+    """
+    import pandas as pd
+
+    frame = data.copy()
+    t = np.round(sim["time"], 4)
+    cause = sim["cause"]
+    frame["second_relapse"] = np.where(cause == 1, "yes", "no")
+    frame["second_relapse_months"] = np.where(cause == 1, t, np.nan)
+    frame["died"] = np.where(cause == 2, "yes", "no")
+    frame["death_months"] = np.where(cause == 2, t, np.nan)
+    frame["followup_months"] = t
+    frame["hsct_after_relapse"] = "no"
+    frame["hsct_after_relapse_months"] = np.nan
+    return pd.DataFrame(frame)
