@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 # Keep compile caches, figures' font caches and temporary files inside the ignored .cache/ folder.
-export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor
+export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor-compiledir
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 export MPLCONFIGDIR ?= $(CURDIR)/.cache/matplotlib
 export MPLBACKEND ?= Agg

@@ -1,15 +1,18 @@
-"""Run every benchmark: ``make bench`` (or ``python -m benchmarks [cohort|trials|model]``)."""
+"""Run every benchmark: ``make bench`` (or ``python -m benchmarks [cohort|trials|engine|model]``)."""
 
 import sys
 
 from benchmarks import bench_cohort, bench_trials
 
 if __name__ == "__main__":
-    which = set(sys.argv[1:]) or {"cohort", "trials", "model"}
+    which = set(sys.argv[1:]) or {"cohort", "trials", "engine", "model"}
     if "cohort" in which:
         bench_cohort.main()
     if "trials" in which:
         bench_trials.main()
+    if "engine" in which:
+        from benchmarks import bench_engine
+        bench_engine.main()
     if "model" in which:
         from benchmarks import bench_model
         bench_model.main()

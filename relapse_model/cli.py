@@ -13,6 +13,7 @@ from typing import Any
 import click
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from relapse_model import __version__
@@ -38,10 +39,10 @@ class _Group(click.Group):
 
 def _print_table(frame: pd.DataFrame, title: str | None = None) -> None:
     table = Table(title=title, title_justify="left", show_edge=False)
-    for col in frame.columns:
-        table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(frame[col]) else "left")
+    for col in frame.columns:  # escape: headers such as "E[events]" are not markup
+        table.add_column(escape(str(col)), justify="right" if pd.api.types.is_numeric_dtype(frame[col]) else "left")
     for row in frame.itertuples(index=False):
-        table.add_row(*(f"{v:.1f}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(*(escape(f"{v:.1f}" if isinstance(v, float) else str(v)) for v in row))
     out.print(table)
 
 
@@ -57,6 +58,7 @@ def main() -> None:
       relapse-model cohorts
       relapse-model fit cohorts/cog_like.csv --out fits/cog.nc --seed 1
       relapse-model predict fits/cog.nc patients.csv --horizons 12,36,60 --out predictions.csv
+      relapse-model simulate reports/trials/go_cd33.toml --fit fits/cog.nc --out sim/go.nc
       relapse-model demo
     """
 
@@ -217,6 +219,76 @@ def fit(cohort: Path, priors_path: Path | None, outcome: str, endpoint: str, bas
     out.print(f"wrote {model.save(out_path)}")
 
 
+def _progress_bar(description: str, quiet: bool):
+    """A rich progress bar as a ``progress(done, total)`` callback, and its context manager."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, disable=quiet, transient=False)
+    task = bar.add_task(description, total=None)
+    return bar, lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _print_oc(table: pd.DataFrame) -> None:
+    view = table.drop(columns=["meaning"]).rename(columns={
+        "E[sample size]": "E[N]", "E[duration, months]": "E[months]", "stopped early": "early stop"})
+    for col in view.columns:
+        if pd.api.types.is_float_dtype(view[col]):
+            view[col] = view[col].map(lambda v: f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}")
+    _print_table(view, "Operating characteristics")
+
+
+@main.command()
+@click.argument("trial", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--fit", "fit_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="A fit of the competing-risk model (relapse-model fit ... --model competing).")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
+              help="NetCDF file of per-trial results (a folder with --sweep).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--n-trials", type=click.IntRange(min=1), default=None, help="Override the spec's n_trials.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Local dask worker processes.")
+@click.option("--scheduler", default=None, help="Address of an existing dask scheduler (instead of --workers).")
+@click.option("--sweep", is_flag=True, help="Run the grid in the spec's [sweep] table, checkpointed; rerun to resume.")
+@click.option("--quiet", is_flag=True, help="No progress bar or tables.")
+def simulate(trial: Path, fit_path: Path, out_path: Path, seed: int, n_trials: int | None, workers: int,
+             scheduler: str | None, sweep: bool, quiet: bool) -> None:
+    """Simulate virtual trials of adding (or leaving out) an agent, driven by a fitted posterior.
+
+    Each trial uses one posterior draw and one draw of the agent effects, so model and effect
+    uncertainty propagate. Prints power (effects at their prior medians), assurance (effects
+    from their priors) and type-I error (no effect), expected sample size and duration.
+
+    \b
+    Examples:
+      relapse-model simulate reports/trials/go_cd33.toml --fit fits/cog.nc --out sim/go.nc --seed 1
+      relapse-model simulate reports/trials/go_cd33.toml --fit fits/cog.nc --out sim/go_sweep \\
+          --sweep --workers 2
+    """
+    from relapse_model.models import RelapseModel
+    from relapse_model.simulate.engine import operating_characteristics, simulate_trials
+    from relapse_model.simulate.spec import load_trial_spec
+
+    spec = load_trial_spec(trial)
+    model = RelapseModel.load(fit_path)
+    bar, progress = _progress_bar("simulating", quiet)
+    with bar:
+        if sweep:
+            from relapse_model.simulate.sweep import run_sweep
+            table = run_sweep(model, spec, out_path, seed=seed, n_trials=n_trials, workers=workers,
+                              scheduler=scheduler, progress=progress)
+        else:
+            ds = simulate_trials(model, spec, seed=seed, n_trials=n_trials, workers=workers,
+                                 scheduler=scheduler, progress=progress)
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            ds.to_netcdf(out_path, engine="h5netcdf")
+            table = operating_characteristics(ds)
+            table.to_csv(out_path.with_suffix(".csv"), index=False, lineterminator="\n")
+    if not quiet:
+        _print_oc(table)
+    out.print(f"wrote {out_path}" + ("" if sweep else f" and {out_path.with_suffix('.csv')}"))
+
+
 def _parse_horizons(text: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
@@ -281,7 +353,9 @@ def demo(name: str, out_dir: Path, seed: int, draws: int) -> None:
     """End-to-end demo on a bundled reference cohort.
 
     Validates and summarises the cohort, writes a Kaplan-Meier / cumulative-incidence figure,
-    fits the competing-risk cure model and prints its diagnostics and effect table.
+    fits the competing-risk cure model and prints its diagnostics and effect table, then
+    simulates FLAG-Ida with or without gemtuzumab ozogamicin in CD33-positive relapse and prints
+    the trial's operating characteristics.
     """
     from relapse_model.cohort.bundled import load_bundled
     from relapse_model.cohort.summary import missing_table, summary_table
@@ -302,6 +376,16 @@ def demo(name: str, out_dir: Path, seed: int, draws: int) -> None:
     model = RelapseModel().fit(c, draws=draws, tune=draws, chains=4, random_seed=seed)
     _print_fit(model)
     out.print(f"wrote {model.save(out_dir / f'{name}_fit.nc')}")
+
+    from relapse_model.simulate.engine import operating_characteristics, simulate_trials
+    from relapse_model.simulate.spec import load_trial_spec
+    from relapse_model.simulate.agents import AGENTS_DIR
+    spec = load_trial_spec(AGENTS_DIR.parents[1] / "reports" / "trials" / "go_cd33.toml")
+    out.print(f"simulating 1,000 virtual trials per scenario: {spec.title}")
+    ds = simulate_trials(model, spec, seed=seed, n_trials=1000)
+    ds.to_netcdf(out_dir / "go_cd33_trials.nc", engine="h5netcdf")
+    _print_oc(operating_characteristics(ds))
+    out.print(f"wrote {out_dir / 'go_cd33_trials.nc'}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,3 +45,17 @@ def write_csv(tmp_path: Path):
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def small_fit():
+    """A small fixed-seed fit of the competing-risk cure model on the BFM-like cohort (~10 s)."""
+    from relapse_model.cohort.bundled import load_bundled
+    from relapse_model.models import RelapseModel
+    return RelapseModel().fit(load_bundled("bfm_like"), draws=150, tune=150, chains=2, random_seed=11,
+                              progressbar=False)
+
+
+@pytest.fixture(scope="session")
+def small_fit_path(small_fit, tmp_path_factory):
+    return small_fit.save(tmp_path_factory.mktemp("fit") / "fit.nc")

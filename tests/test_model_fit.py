@@ -25,8 +25,8 @@ def cohort():
 
 
 @pytest.fixture(scope="module")
-def fitted(cohort):
-    return RelapseModel().fit(cohort, random_seed=11, **SMALL)
+def fitted(small_fit):
+    return small_fit
 
 
 def _draws(model: RelapseModel) -> np.ndarray:

@@ -44,17 +44,28 @@ def _integration_grid(horizons: np.ndarray, extra: float | None) -> np.ndarray:
 
 
 def patient_curves(params: ParameterDraws, design: Design, horizons: np.ndarray,
-                   conditional_on: float | None = None) -> dict[str, np.ndarray]:
+                   conditional_on: float | None = None,
+                   offsets: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Draw-level predictions, arrays (S, n, H) and ``cure_probability`` (S, n).
 
     With ``conditional_on = s``, probabilities are conditional on being event-free (alive, for
     the single-endpoint model) at ``s`` months, and the cure probability is P(cured | event-free
-    at s) = pi / (pi + (1 - pi) S_R(s)).
+    at s) = pi / (pi + (1 - pi) S_R(s)). ``offsets`` are added to the linear predictors
+    (``eta_cure``, ``eta_relapse``, ``eta_death``; arrays broadcastable to (S, n)), e.g. the
+    effects of an added agent.
     """
+    eta = linear_predictors(params, design)
+    for key, value in (offsets or {}).items():
+        eta[key] = eta[key] + value
+    return curves_from_eta(params, eta, horizons, conditional_on)
+
+
+def curves_from_eta(params: ParameterDraws, eta: dict[str, np.ndarray], horizons: np.ndarray,
+                    conditional_on: float | None = None) -> dict[str, np.ndarray]:
+    """As :func:`patient_curves`, from linear predictors already computed (arrays (S, n))."""
     horizons = np.asarray(horizons, dtype=float)
     grid = _integration_grid(horizons, conditional_on)
     at = np.searchsorted(grid, horizons)
-    eta = linear_predictors(params, design)
     h_r = baseline_cumulative_hazard(params.relapse, params.baseline_kind, params.grid, grid)
     s_r = np.exp(-h_r[:, None, :] * np.exp(eta["eta_relapse"])[:, :, None])       # (S, n, T)
     pi = 1.0 / (1.0 + np.exp(-eta["eta_cure"]))[:, :, None] if params.has_cure else np.zeros((1, 1, 1))

@@ -1,0 +1,523 @@
+"""Model fitting: wall time, convergence and ESS per second, against the textbook PyMC model.
+
+1. the full model (competing risks, cure fraction, Weibull or piecewise baselines) on the
+   800-patient ``cog_like`` cohort, 4 chains x 1000 draws: wall time from process launch to the
+   fitted model with a warm and with a cold PyTensor compile cache (each in a fresh
+   subprocess), diagnostics from ``RelapseModel.check()``, against the targets below;
+2. ESS per second of our single-endpoint piecewise-exponential model (EFS, no cure) against the
+   textbook "Poisson trick" of PyMC's survival-analysis notebooks (one long-format row per
+   patient x interval at risk) on the same data, same sampler settings, same process;
+3. fit time of the full model from 250 to 8000 simulated patients.
+
+Run with ``python -m benchmarks model`` (``--quick`` for a smoke run). Every fit runs in a
+subprocess so that the compile cache used is explicit. The machine may be shared: CPU time used
+by other processes during each measurement is reported beside it ("bg", in cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache"
+WARM_COMPILEDIR = CACHE / "pytensor"
+REPORT_PATH = CACHE / "bench_model.md"
+RESULT_MARK = "BENCH_RESULT "
+
+#: Targets of the full model on the reference cohort (warm cache).
+TARGET_WALL_S = 60.0
+TARGET_RHAT = 1.01
+TARGET_ESS_BULK = 1000.0
+#: pm.sample's default; the textbook comparison uses it for both models (``fit()`` uses 0.95).
+COMPARE_TARGET_ACCEPT = 0.8
+#: Notebook-style vague priors of the textbook model (the notebook: Gamma(0.01, 0.01) rates,
+#: Normal(0, 1000) coefficients); on the log scale as in the brief's formulation.
+VAGUE_SD = 10.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of a benchmark run."""
+
+    n_patients: int | None = None          # None: the whole cog_like cohort (800)
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    scaling_n: tuple[int, ...] = (250, 1000, 2000, 4000, 8000)
+    scaling_draws: int = 500
+    scaling_tune: int = 500
+    scaling_chains: int = 2
+
+
+FULL = Plan()
+QUICK = Plan(n_patients=200, draws=100, tune=100, chains=2, scaling_n=(250, 500),
+             scaling_draws=100, scaling_tune=100)
+
+
+# --- CPU accounting (the machine may be shared) ---------------------------------------------
+
+def _machine_busy_s() -> float:
+    """Busy CPU seconds of the whole machine since boot (all cores)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        vals = [int(v) for v in f.readline().split()[1:9]]
+    idle = vals[3] + vals[4]                     # idle + iowait
+    return (sum(vals) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    """CPU seconds of this process and its reaped descendants (PyMC's chain workers included)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class Meter:
+    """Wall time and the average number of cores used by *other* processes meanwhile."""
+
+    def __enter__(self) -> Meter:
+        self._wall, self._busy, self._own = time.perf_counter(), _machine_busy_s(), _own_cpu_s()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._wall
+        other = (_machine_busy_s() - self._busy) - (_own_cpu_s() - self._own)
+        self.background_cores = max(other, 0.0) / self.seconds if self.seconds > 0 else 0.0
+
+
+# --- workers (run in subprocesses) ----------------------------------------------------------
+
+def _quiet() -> None:
+    import logging
+    import warnings
+    logging.getLogger("pymc").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+
+
+def _reference_cohort(n_patients: int | None):
+    from relapse_model.cohort.bundled import load_bundled
+    cohort = load_bundled("cog_like")
+    return cohort if n_patients is None else cohort.subset(np.arange(len(cohort)) < n_patients)
+
+
+def _diagnostics(model) -> dict[str, float]:
+    table = model.check().set_index("diagnostic")["value"]
+    return {"rhat": float(table["max R-hat"]), "ess_bulk": float(table["min bulk ESS"]),
+            "ess_tail": float(table["min tail ESS"]), "divergences": int(table["divergences"])}
+
+
+def _draws_hash(idata) -> str:
+    post = idata["posterior"].to_dataset()
+    h = hashlib.sha256()
+    for name in sorted(post.data_vars):
+        h.update(np.ascontiguousarray(post[name].to_numpy()).tobytes())
+    return h.hexdigest()[:12]
+
+
+def _logp_grad_us(pm_model, evals: int = 100, repeat: int = 3) -> float:
+    """Best mean time of one log-density + gradient evaluation (the function NUTS calls), in us."""
+    from pymc.blocking import DictToArrayBijection
+    fn = pm_model.logp_dlogp_function(ravel_inputs=True)
+    x = DictToArrayBijection.map(pm_model.initial_point())
+    fn(x)
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(evals):
+            fn(x)
+        best = min(best, (time.perf_counter() - t0) / evals)
+    return float(best * 1e6)
+
+
+def _steps_per_draw(idata) -> float:
+    return float(idata["sample_stats"]["n_steps"].mean())
+
+
+def worker_fit(baseline: str, draws: int, tune: int, chains: int, n_patients: int | None) -> dict[str, Any]:
+    """Fit the full default model (with ``baseline``) to the reference cohort, as a user would."""
+    t0 = time.time()
+    from relapse_model.models.model import RelapseModel
+    _quiet()
+    t_import = time.time() - t0
+    cohort = _reference_cohort(n_patients)
+    t1 = time.time()
+    model = RelapseModel(baseline=baseline).fit(cohort, draws=draws, tune=tune, chains=chains,
+                                                random_seed=1, progressbar=False)
+    fitted_at = time.time()
+    return {"fitted_at": fitted_at, "import_s": t_import, "fit_s": fitted_at - t1,
+            "sampling_s": float(model.posterior["posterior"].attrs["sampling_time"]),
+            "n": len(cohort), **_diagnostics(model), "hash": _draws_hash(model.posterior)}
+
+
+def _long_format(design, grid) -> dict[str, np.ndarray]:
+    """One row per patient x interval at risk: exposure in the interval and the event indicator."""
+    exposure = grid.exposure(design.time)                      # (n, intervals)
+    patient, interval = np.nonzero(exposure > 0)
+    event = (design.event[patient] == 1) & (interval == grid.interval(design.time)[patient])
+    assert event.sum() == design.event.sum(), "every event must fall in one row at risk"
+    return {"patient": patient, "interval": interval, "exposure": exposure[patient, interval],
+            "event": event.astype(np.int64)}
+
+
+def _textbook_model(design, long: dict[str, np.ndarray], grid, priors, hierarchy: bool):
+    """The piecewise-exponential Poisson trick of PyMC's survival-analysis notebooks.
+
+    With ``hierarchy``, the same cytogenetic-class and study term as our ``cure=False`` model
+    (same structure, same priors) is added to the log rate, so only the layout and the priors
+    of the log rates and coefficients differ.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    from relapse_model.cohort.vocabulary import CYTOGENETICS
+    from relapse_model.models.design import CLASS_GROUP_INDEX, EFFECT_GROUPS
+
+    i, j = long["patient"], long["interval"]
+    coords = {"interval": [f"{a:g}-" for a in grid.cuts], "covariate": list(design.covariates),
+              "risk_group": list(EFFECT_GROUPS), "cytogenetics": list(CYTOGENETICS),
+              "study": list(design.studies)}
+    with pm.Model(coords=coords) as model:
+        log_rate = pm.Normal("log_rate", 0.0, VAGUE_SD, dims="interval")
+        beta = pm.Normal("beta", 0.0, VAGUE_SD, dims="covariate")
+        eta = log_rate[j] + pt.dot(pt.as_tensor(design.X[i]), beta)
+        if hierarchy:
+            group = [priors["relapse", f"risk_group.{g}"].params for g in EFFECT_GROUPS]
+            group_mean = pm.Normal("group_mean", [p["mu"] for p in group], [p["sigma"] for p in group],
+                                   dims="risk_group")
+            class_sd = pm.HalfNormal("class_sd", priors["relapse", "class_sd"].params["sigma"])
+            class_z = pm.Normal("class_z", 0.0, 1.0, dims="cytogenetics")
+            class_effect = pt.concatenate([pt.zeros(1), group_mean])[CLASS_GROUP_INDEX] + class_sd * class_z
+            eta = eta + class_effect[design.class_index[i]]
+            if len(design.studies) > 1:
+                study_sd = pm.HalfNormal("study_sd", priors["relapse", "study_sd"].params["sigma"])
+                study_z = pm.Normal("study_z", 0.0, 1.0, dims="study")
+                eta = eta + (study_sd * study_z)[design.study_index[i]]
+        pm.Poisson("obs", mu=long["exposure"] * pt.exp(eta), observed=long["event"])
+    return model
+
+
+def _timed_sample(pm_model, draws: int, tune: int, chains: int) -> tuple[Any, Meter]:
+    import pymc as pm
+    settings = dict(nuts_sampler="pymc", backend="c", random_seed=1, progressbar=False,
+                    target_accept=COMPARE_TARGET_ACCEPT, compute_convergence_checks=False)
+    with pm_model:
+        pm.sample(draws=5, tune=5, chains=1, cores=1, **settings)   # compile (or load) first
+        with Meter() as meter:
+            idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=min(chains, 2), **settings)
+    return idata, meter
+
+
+def worker_compare(draws: int, tune: int, chains: int, n_patients: int | None) -> dict[str, Any]:
+    """Our piecewise EFS model (no cure) against the textbook long-format Poisson model."""
+    import arviz as az
+
+    from relapse_model.models.baselines import PiecewiseGrid
+    from relapse_model.models.model import RelapseModel
+    _quiet()
+    cohort = _reference_cohort(n_patients)
+    ours = RelapseModel(outcome="cure", endpoint="efs", cure=False, baseline="piecewise")
+    design = ours.design(cohort)
+    grid = PiecewiseGrid(tuple(ours.config["grid"]))
+    long = _long_format(design, grid)
+    variants = {
+        "ours": (ours.build(cohort), "relapse_beta"),
+        "textbook + class/study term": (_textbook_model(design, long, grid, ours.priors, True), "beta"),
+        "textbook (notebook as is)": (_textbook_model(design, long, grid, ours.priors, False), "beta"),
+    }
+    rows: dict[str, dict[str, Any]] = {}
+    for name, (pm_model, beta) in variants.items():
+        idata, meter = _timed_sample(pm_model, draws, tune, chains)
+        ess = az.ess(idata, var_names=[beta], method="bulk").to_dataset()[beta].to_numpy()
+        ess_all = az.ess(idata, method="bulk").to_dataset()
+        post = idata["posterior"][beta]
+        rows[name] = {
+            "wall_s": meter.seconds, "background_cores": meter.background_cores,
+            "sampling_s": float(idata["posterior"].attrs["sampling_time"]),
+            "ess_beta": float(ess.min()),
+            "ess_all": float(min(float(np.nanmin(v.to_numpy())) for v in ess_all.data_vars.values())),
+            "divergences": int(idata["sample_stats"]["diverging"].sum()),
+            "steps_per_draw": _steps_per_draw(idata), "grad_us": _logp_grad_us(pm_model),
+            "n_free": int(sum(np.prod(v.shape) for v in pm_model.initial_point().values())),
+            "mean": post.mean(("chain", "draw")).to_numpy().tolist(),
+            "sd": post.std(("chain", "draw")).to_numpy().tolist(),
+        }
+    return {"n": len(cohort), "events": int(design.event.sum()), "long_rows": int(len(long["event"])),
+            "intervals": grid.n_intervals, "covariates": list(design.covariates), "rows": rows}
+
+
+def worker_scaling(ns: list[int], draws: int, tune: int, chains: int) -> dict[str, Any]:
+    """Fit time of the full default model on simulated cog_like-style cohorts of growing size."""
+    from relapse_model.cohort.bundled import bundled_specs
+    from relapse_model.cohort.cohort import Cohort
+    from relapse_model.cohort.reference import simulate_reference_cohort
+    from relapse_model.models.model import RelapseModel
+    _quiet()
+    spec = {s.name: s for s in bundled_specs()}["cog_like"]
+    rows = []
+    for n in ns:
+        frame = simulate_reference_cohort(n, spec.study_list(), spec.generator_parameters(), spec.seed)
+        cohort = Cohort.from_frame(frame, source=f"simulated cog_like n={n}")
+        t0 = time.perf_counter()
+        # a tiny fit first, so any compilation specific to this size is cached before timing
+        RelapseModel().fit(cohort, draws=10, tune=10, chains=1, random_seed=1, progressbar=False)
+        warmup_s = time.perf_counter() - t0
+        with Meter() as meter:
+            model = RelapseModel().fit(cohort, draws=draws, tune=tune, chains=chains,
+                                       random_seed=1, progressbar=False)
+        rows.append({"n": n, "fit_s": meter.seconds, "background_cores": meter.background_cores,
+                     "warmup_s": warmup_s,
+                     "sampling_s": float(model.posterior["posterior"].attrs["sampling_time"]),
+                     **_diagnostics(model), "steps_per_draw": _steps_per_draw(model.posterior),
+                     "grad_us": _logp_grad_us(model.build(cohort))})
+    return {"rows": rows}
+
+
+WORKERS = {"fit": worker_fit, "compare": worker_compare, "scaling": worker_scaling}
+
+
+def _pytensor_flags(compiledir: Path) -> str:
+    """The caller's PYTENSOR_FLAGS with ``compiledir`` replaced."""
+    kept = [f for f in os.environ.get("PYTENSOR_FLAGS", "").split(",")
+            if f.strip() and not f.strip().startswith(("compiledir=", "base_compiledir="))]
+    return ",".join(kept + [f"compiledir={compiledir}"])
+
+
+def _run_worker(kind: str, compiledir: Path, **kwargs: Any) -> tuple[dict[str, Any], float, float]:
+    """Run a worker in a fresh interpreter: (its result, wall seconds, background cores)."""
+    env = {**os.environ, "PYTENSOR_FLAGS": _pytensor_flags(compiledir),
+           "MPLCONFIGDIR": os.environ.get("MPLCONFIGDIR", str(CACHE / "matplotlib")),
+           "MPLBACKEND": "Agg"}
+    cmd = [sys.executable, "-m", "benchmarks.bench_model", "--worker", kind, json.dumps(kwargs)]
+    launched = time.time()
+    with Meter() as meter:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark worker {kind} failed:\n{proc.stderr[-3000:]}")
+    line = next(ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith(RESULT_MARK))
+    result = json.loads(line[len(RESULT_MARK):])
+    wall = result["fitted_at"] - launched if "fitted_at" in result else meter.seconds
+    return result, wall, meter.background_cores
+
+
+# --- orchestration and report ---------------------------------------------------------------
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _mark(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _bench_full(plan: Plan) -> list[dict[str, Any]]:
+    runs = []
+    args = dict(draws=plan.draws, tune=plan.tune, chains=plan.chains, n_patients=plan.n_patients)
+    for baseline in ("weibull", "piecewise"):
+        _say(f"[1] {baseline}: warming {WARM_COMPILEDIR.relative_to(ROOT)} with a short fit ...")
+        _run_worker("fit", WARM_COMPILEDIR, baseline=baseline, **{**args, "draws": 20, "tune": 20})
+        for cache in ("warm", "cold"):
+            _say(f"[1] {baseline}: {cache}-cache fit in a fresh process ...")
+            if cache == "warm":
+                result, wall, bg = _run_worker("fit", WARM_COMPILEDIR, baseline=baseline, **args)
+            else:
+                cold = Path(tempfile.mkdtemp(prefix="pytensor-cold-", dir=CACHE))
+                try:
+                    result, wall, bg = _run_worker("fit", cold, baseline=baseline, **args)
+                finally:
+                    shutil.rmtree(cold, ignore_errors=True)
+            runs.append({"baseline": baseline, "cache": cache, "wall_s": wall, "background_cores": bg,
+                         **result})
+            _say(f"    wall {wall:.1f} s (sampling {result['sampling_s']:.1f} s), divergences "
+                 f"{result['divergences']}, max R-hat {result['rhat']:.4f}, min bulk ESS "
+                 f"{result['ess_bulk']:.0f}, min tail ESS {result['ess_tail']:.0f}, bg {bg:.2f} cores")
+    return runs
+
+
+def _section_full(plan: Plan, runs: list[dict[str, Any]], quick: bool) -> list[str]:
+    n = runs[0]["n"]
+    out = [f"### 1. Full model on the {n}-patient `cog_like` cohort",
+           "",
+           f"`RelapseModel(baseline=...)` (competing risks, cure fraction on relapse, defaults) "
+           f"`.fit(cohort, draws={plan.draws}, tune={plan.tune}, chains={plan.chains}, random_seed=1)`"
+           f" on 2 cores. Wall = fresh process launch to fitted model (interpreter start, imports, "
+           f"cohort load, model build, compilation or compile-cache load, sampling, pointwise "
+           f"log-likelihood). Cold = empty `compiledir`.",
+           "",
+           "| baseline | cache | wall s | of which sampling s | divergences | max R-hat | min bulk ESS "
+           "| min tail ESS | bulk ESS / wall s | bulk ESS / sampling s | bg cores |",
+           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in runs:
+        out.append(f"| {r['baseline']} | {r['cache']} | {r['wall_s']:.1f} | {r['sampling_s']:.1f} | "
+                   f"{r['divergences']} | {r['rhat']:.4f} | {r['ess_bulk']:.0f} | {r['ess_tail']:.0f} | "
+                   f"{r['ess_bulk'] / r['wall_s']:.1f} | {r['ess_bulk'] / r['sampling_s']:.1f} | "
+                   f"{r['background_cores']:.2f} |")
+    out.append("")
+    for baseline in ("weibull", "piecewise"):
+        warm = next(r for r in runs if r["baseline"] == baseline and r["cache"] == "warm")
+        cold = next(r for r in runs if r["baseline"] == baseline and r["cache"] == "cold")
+        checks = [f"warm wall <= {TARGET_WALL_S:g} s: {_mark(warm['wall_s'] <= TARGET_WALL_S)} "
+                  f"({warm['wall_s']:.1f} s)",
+                  f"no divergences: {_mark(warm['divergences'] == 0)} ({warm['divergences']})",
+                  f"R-hat <= {TARGET_RHAT}: {_mark(warm['rhat'] <= TARGET_RHAT)} ({warm['rhat']:.4f})",
+                  f"min bulk ESS >= {TARGET_ESS_BULK:g}: {_mark(warm['ess_bulk'] >= TARGET_ESS_BULK)} "
+                  f"({warm['ess_bulk']:.0f})"]
+        same = "identical" if warm["hash"] == cold["hash"] else "DIFFERENT"
+        out.append(f"- **{baseline}** targets{' (quick run: not meaningful)' if quick else ''}: "
+                   + "; ".join(checks) + f". Cold cache costs {cold['wall_s'] - warm['wall_s']:+.1f} s; "
+                   f"cold and warm draws {same} (sha256 {warm['hash']} / {cold['hash']}).")
+    return out
+
+
+def _section_compare(plan: Plan, res: dict[str, Any]) -> list[str]:
+    rows = res["rows"]
+    ours = rows["ours"]
+    n, events, nrow = res["n"], res["events"], res["long_rows"]
+    out = ["### 2. ESS per second against the textbook PyMC formulation",
+           "",
+           f"Same data: EFS of the {n} patients ({events} events), covariates of our design "
+           f"({', '.join(res['covariates'])}), grid of {res['intervals']} intervals. "
+           f"Ours: `RelapseModel(outcome=\"cure\", endpoint=\"efs\", cure=False, baseline=\"piecewise\")` "
+           f"(one row per patient; cumulative hazard = exposure matrix ({n} x {res['intervals']}) "
+           f"@ exp(log rates)). Textbook: the Poisson trick of PyMC's survival-analysis notebooks in "
+           f"long format, {nrow} rows (patient x interval at risk), "
+           f"`Poisson(exposure * exp(log_rate[interval] + X @ beta))`, Normal(0, {VAGUE_SD:g}) on "
+           f"log rates and coefficients. Both: `pm.sample(nuts_sampler=\"pymc\", backend=\"c\", "
+           f"chains={plan.chains}, cores=2, draws={plan.draws}, tune={plan.tune}, random_seed=1, "
+           f"target_accept={COMPARE_TARGET_ACCEPT})` after a short warm-up sample; ESS over the "
+           f"{len(res['covariates'])} covariate coefficients.",
+           "",
+           "| model | free params | sample() wall s | sampling s | divergences | leapfrog steps / draw "
+           "| logp+grad us | min bulk ESS (coefs) | ESS/s (coefs) | min bulk ESS (all) | ours / this ESS/s "
+           "| bg cores |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    ours_rate = ours["ess_beta"] / ours["sampling_s"]
+    for name, r in rows.items():
+        rate = r["ess_beta"] / r["sampling_s"]
+        out.append(f"| {name} | {r['n_free']} | {r['wall_s']:.1f} | {r['sampling_s']:.1f} | {r['divergences']} | "
+                   f"{r['steps_per_draw']:.1f} | {r['grad_us']:.0f} | {r['ess_beta']:.0f} | {rate:.0f} | "
+                   f"{r['ess_all']:.0f} | {ours_rate / rate:.2f} | {r['background_cores']:.2f} |")
+    out += ["",
+            "ESS/s uses the sampler's own sampling time (compilation excluded). Ours carries the "
+            "cytogenetic-class hierarchy (class effects nested in risk groups) and the study effect "
+            "on the hazard, a random-walk prior on the log rates and informative Normal(0, 0.5) "
+            "priors on the log hazard ratios; \"textbook + class/study term\" adds the same "
+            "class/study term with the same priors, the notebook as is has neither.",
+            "",
+            "Posterior mean (sd) of the log hazard ratios:",
+            "",
+            "| covariate | " + " | ".join(rows) + " | max abs diff / sd vs ours |",
+            "|---|" + "--:|" * (len(rows) + 1)]
+    for k, cov in enumerate(res["covariates"]):
+        cells = [f"{r['mean'][k]:+.3f} ({r['sd'][k]:.3f})" for r in rows.values()]
+        z = max(abs(r["mean"][k] - ours["mean"][k]) / ours["sd"][k] for r in rows.values())
+        out.append(f"| {cov} | " + " | ".join(cells) + f" | {z:.2f} |")
+    return out
+
+
+def _loglog_slope(x: list[float], y: list[float]) -> float:
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def _section_scaling(plan: Plan, res: dict[str, Any]) -> list[str]:
+    rows = res["rows"]
+    out = ["### 3. Scaling with cohort size",
+           "",
+           f"Full default model on cohorts simulated from the `cog_like` specification "
+           f"(`simulate_reference_cohort`), {plan.scaling_chains} chains x {plan.scaling_draws} draws, "
+           f"tune {plan.scaling_tune}, warm cache (a tiny fit at each size first); fit s = "
+           f"`RelapseModel().fit(...)` in process (build, cache load, sampling, log-likelihood).",
+           "",
+           "| patients | fit s | sampling s | fit s / 1000 patients | leapfrog steps / draw | logp+grad us "
+           "| us per patient per gradient | divergences | max R-hat | min bulk ESS | bg cores |",
+           "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        out.append(f"| {r['n']} | {r['fit_s']:.1f} | {r['sampling_s']:.1f} | {1000 * r['fit_s'] / r['n']:.2f} | "
+                   f"{r['steps_per_draw']:.1f} | {r['grad_us']:.0f} | {r['grad_us'] / r['n']:.3f} | "
+                   f"{r['divergences']} | {r['rhat']:.4f} | {r['ess_bulk']:.0f} | {r['background_cores']:.2f} |")
+    big = [r for r in rows if r["n"] >= 1000] or rows
+    if len(big) >= 2:
+        ns = [r["n"] for r in big]
+        s_fit = _loglog_slope(ns, [r["fit_s"] for r in big])
+        s_grad = _loglog_slope(ns, [r["grad_us"] for r in big])
+        s_steps = _loglog_slope(ns, [r["steps_per_draw"] for r in big])
+        verdict = "about linear" if 0.85 <= s_fit <= 1.15 else ("sub-linear" if s_fit < 0.85 else "super-linear")
+        out += ["", f"Log-log slope over {ns[0]}-{ns[-1]} patients: fit time {s_fit:.2f} ({verdict}), "
+                f"logp+grad time {s_grad:.2f}, leapfrog steps per draw {s_steps:.2f} "
+                f"(fit time ~ steps x gradient cost)."]
+    return out
+
+
+def main(quick: bool | None = None) -> str:
+    """Run the model benchmark, print it and write it as Markdown to ``.cache/bench_model.md``.
+
+    Parameters
+    ----------
+    quick : bool, optional
+        Shrink every stage for a smoke run (default: ``--quick`` on the command line).
+
+    Returns
+    -------
+    str
+        The Markdown report.
+    """
+    quick = ("--quick" in sys.argv[1:]) if quick is None else quick
+    plan = QUICK if quick else FULL
+    CACHE.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    with Meter() as total:
+        runs = _bench_full(plan)
+        _say("[2] ours vs textbook Poisson trick (same process) ...")
+        compare, _, _ = _run_worker("compare", WARM_COMPILEDIR, draws=plan.draws, tune=plan.tune,
+                                    chains=plan.chains, n_patients=plan.n_patients)
+        _say(f"[3] scaling over {', '.join(map(str, plan.scaling_n))} patients ...")
+        scaling, _, _ = _run_worker("scaling", WARM_COMPILEDIR, ns=list(plan.scaling_n),
+                                    draws=plan.scaling_draws, tune=plan.scaling_tune,
+                                    chains=plan.scaling_chains)
+    import pymc
+    import pytensor
+
+    from relapse_model import __version__
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    lines = [f"## Model benchmark{' (QUICK smoke run)' if quick else ''}",
+             "",
+             f"relapse-model {__version__}, PyMC {pymc.__version__}, PyTensor {pytensor.__version__} "
+             f"(C backend), Python {platform.python_version()}; {os.cpu_count()} cores ({cpu}). "
+             f"Total benchmark time {time.perf_counter() - started:.0f} s; other processes used "
+             f"{total.background_cores:.2f} cores on average meanwhile (\"bg\" columns: during each "
+             f"measurement; timings above 0 bg are inflated).",
+             "", *_section_full(plan, runs, quick), "", *_section_compare(plan, compare),
+             "", *_section_scaling(plan, scaling), ""]
+    report = "\n".join(lines)
+    REPORT_PATH.write_text(report, encoding="utf-8")
+    _say("")
+    _say(report)
+    _say(f"(written to {REPORT_PATH.relative_to(ROOT)}; plan: {asdict(plan)})")
+    return report
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shrink everything for a smoke run")
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("worker_args", nargs="?", default="{}", help=argparse.SUPPRESS)
+    cli = parser.parse_args()
+    if cli.worker:
+        print(RESULT_MARK + json.dumps(WORKERS[cli.worker](**json.loads(cli.worker_args))), flush=True)
+    else:
+        main(cli.quick)

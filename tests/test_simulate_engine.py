@@ -1,0 +1,195 @@
+"""The virtual-trial engine: error rates, targeted agents, reproducibility, sweeps, bad specs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from relapse_model.cli import main
+from relapse_model.errors import InputError
+from relapse_model.simulate import engine
+from relapse_model.simulate.engine import operating_characteristics, prepare_population, simulate_trials
+from relapse_model.simulate.spec import load_trial_spec, with_overrides
+from tests.conftest import ROOT
+
+TRIALS = ROOT / "reports" / "trials"
+
+
+def _spec(name: str, **overrides):
+    spec = load_trial_spec(TRIALS / f"{name}.toml")
+    return with_overrides(spec, overrides) if overrides else spec
+
+
+def test_type_one_error_is_alpha_within_monte_carlo_error(small_fit):
+    spec = _spec("cpx351_vs_flag")
+    ds = simulate_trials(small_fit, spec, seed=5, n_trials=2000, scenarios=("no_effect",), curves=False)
+    rate = float(ds["reject"].mean())
+    se = np.sqrt(0.025 * 0.975 / 2000)
+    assert abs(rate - 0.025) < 3 * se, rate
+    assert np.isclose(np.exp(np.median(ds["log_hr"])), 1.0, atol=0.05)
+
+
+def test_agent_effects_act_only_on_its_target_in_the_experimental_arm(small_fit):
+    spec = _spec("cpx351_vs_flag", **{"arms.1.add": ["gilteritinib"]})  # FLT3-ITD only, unselected population
+    pop = prepare_population(small_fit, spec)
+    rng = np.random.default_rng(0)
+    n_trials, n = 20, spec.sample_size
+    idx = rng.integers(0, pop.n, (n_trials, n))
+    arm = rng.integers(0, 2, (n_trials, n))
+    effects = {"gilteritinib": {"cure_or": np.full(n_trials, 0.4), "relapse_hr": np.full(n_trials, -0.5),
+                                "death_hr": np.full(n_trials, 0.2)}}
+    off = engine._arm_offsets(spec, pop, effects, arm, idx)
+    acted = (arm == 1) & pop.target["gilteritinib"][idx]
+    assert acted.any() and (~acted).any()
+    for key, value in (("eta_cure", 0.4), ("eta_relapse", -0.5), ("eta_death", 0.2)):
+        assert np.all(off[key][acted] == value) and np.all(off[key][~acted] == 0.0)
+    draw = rng.integers(0, pop.params.n_draws, n_trials)
+    zero = {k: np.zeros_like(v) for k, v in off.items()}
+    t_eff, _ = engine._draw_outcomes(pop, np.random.default_rng(1), draw, idx, off)
+    t_null, _ = engine._draw_outcomes(pop, np.random.default_rng(1), draw, idx, zero)
+    assert np.array_equal(t_eff[~acted], t_null[~acted])       # everyone else: the very same outcomes
+    assert not np.array_equal(t_eff[acted], t_null[acted])
+
+
+def test_targeted_agent_shows_benefit_only_inside_its_subgroup(small_fit):
+    spec = _spec("cpx351_vs_flag", **{"arms.1.add": ["gilteritinib"], "sample_size": 400,
+                                      "analysis.events": 300})
+    ds = simulate_trials(small_fit, spec, seed=2, n_trials=500, scenarios=("power",), curves=False)
+    inside = ds["gilteritinib__target_log_hr"].sel(scenario="power").to_numpy()
+    outside = ds["gilteritinib__non_target_log_hr"].sel(scenario="power").to_numpy()
+    assert abs(np.nanmean(outside)) < 3 * np.nanstd(outside) / np.sqrt(np.isfinite(outside).sum())
+    assert np.nanmean(inside) < -0.05
+    oc = operating_characteristics(ds)
+    assert "gilteritinib: P(z>crit) in target" in oc.columns
+
+
+@pytest.fixture(scope="module")
+def reference_run(small_fit):
+    spec = _spec("go_cd33")
+    return spec, simulate_trials(small_fit, spec, seed=9, n_trials=600, scenarios=("power", "no_effect"))
+
+
+def test_identical_whatever_the_chunk_size(small_fit, reference_run):
+    spec, ref = reference_run
+    for chunk in (250, 1000):
+        other = simulate_trials(small_fit, spec, seed=9, n_trials=600, scenarios=("power", "no_effect"),
+                                chunk_trials=chunk)
+        xr.testing.assert_identical(ref, other)
+
+
+def test_identical_with_several_dask_workers(small_fit, reference_run):
+    spec, ref = reference_run
+    other = simulate_trials(small_fit, spec, seed=9, n_trials=600, scenarios=("power", "no_effect"), workers=2)
+    xr.testing.assert_identical(ref, other)
+
+
+def test_other_seed_other_trials_and_scenarios_are_independent_of_each_other(small_fit, reference_run):
+    spec, ref = reference_run
+    other = simulate_trials(small_fit, spec, seed=10, n_trials=600, scenarios=("power", "no_effect"), curves=False)
+    assert not np.array_equal(ref["z"].to_numpy(), other["z"].to_numpy())
+    alone = simulate_trials(small_fit, spec, seed=9, n_trials=600, scenarios=("no_effect",), curves=False)
+    xr.testing.assert_identical(alone["z"].sel(scenario="no_effect"), ref["z"].sel(scenario="no_effect"))
+
+
+def test_outputs_are_sane(reference_run):
+    spec, ds = reference_run
+    assert set(ds["arm"].to_numpy()) == {"FLAG-Ida", "FLAG-Ida + GO"}
+    efs = ds["arm_event_free_survival"].to_numpy()
+    inc = ds["arm_relapse_incidence"].to_numpy()
+    assert np.all((efs >= 0) & (efs <= 1)) and np.all(np.diff(efs, axis=1) <= 1e-12)
+    assert np.all(np.diff(inc, axis=1) >= -1e-12)
+    assert np.all(ds["arm_event_free_survival_lower"] <= ds["arm_event_free_survival_upper"])
+    n = ds["n_enrolled"].to_numpy()
+    assert n.max() <= spec.sample_size and n.min() > 0
+    early = ds["stop_look"].to_numpy() == 0
+    assert np.all(ds["events"].to_numpy()[~early] <= spec.analysis.events)
+    oc = operating_characteristics(ds).set_index("scenario")
+    assert list(oc.index) == ["power", "no_effect"]
+    assert 0 <= oc.loc["no_effect", "P(success)"] <= 0.06
+
+
+BAD_SPECS = [
+    ("arms.1.add = [\"gemtuzumab_ozogamicin\"]", "arms.1.add = [\"unobtainium\"]", "unknown agent 'unobtainium'"),
+    ("sample_size = 240", "sample_size = -5", "key 'sample_size': Input should be greater than 1"),
+    ("allocation = [1, 1]", "allocation = [1, 0]", "allocation must be two positive integers"),
+    ("allocation = [1, 1]", "allocation = [0.5, 0.5]", "key 'allocation.0'"),
+    ("events = 150", "events = 500", "analysis.events cannot exceed sample_size"),
+    ("rate = 4.0", "rate = 4.0\nspeed = 2", "key 'accrual.speed': Extra inputs are not permitted"),
+    ("fractions = [0.5, 1.0]", "fractions = [0.5, 0.9]", "fractions must increase within (0, 1] and end at 1"),
+    ("timing = \"events\"", "timing = \"calendar\"", "timing = 'calendar' needs 'months'"),
+]
+
+
+@pytest.mark.parametrize("old, new, words", BAD_SPECS)
+def test_bad_trial_spec_names_the_key(tmp_path, small_fit_path, runner, old, new, words):
+    text = (TRIALS / "go_cd33.toml").read_text()
+    if old.startswith("arms.1.add"):
+        text = text.replace('add = ["gemtuzumab_ozogamicin"]', 'add = ["unobtainium"]')
+    else:
+        assert old in text
+        text = text.replace(old, new, 1)
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    result = runner.invoke(main, ["simulate", str(path), "--fit", str(small_fit_path), "--out", str(tmp_path / "o.nc")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {path}: "), result.stderr
+    assert words in result.stderr
+
+
+def test_malformed_trial_toml(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("name = \n")
+    with pytest.raises(InputError, match="malformed TOML"):
+        load_trial_spec(path)
+
+
+def test_cli_simulate_writes_results_and_table(tmp_path, small_fit_path, runner):
+    out = tmp_path / "go.nc"
+    result = runner.invoke(main, ["simulate", str(TRIALS / "menin_kmt2a.toml"), "--fit", str(small_fit_path),
+                                  "--out", str(out), "--seed", "1", "--n-trials", "300"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out.with_suffix(".csv"))
+    assert list(table["scenario"]) == ["assurance", "power", "no_effect"]
+    ds = xr.open_dataset(out, engine="h5netcdf")
+    assert ds.sizes["trial"] == 300 and ds.attrs["seed"] == 1
+    ds.close()
+
+
+@pytest.mark.slow
+def test_sweep_killed_half_way_resumes_to_the_same_result(tmp_path, small_fit_path):
+    spec_path = tmp_path / "sweep.toml"
+    spec_path.write_text((TRIALS / "go_cd33.toml").read_text().replace(
+        "sample_size = [160, 240, 320]", "sample_size = [150, 160, 170, 180]"))
+    cmd = [sys.executable, "-m", "relapse_model.cli", "simulate", str(spec_path), "--fit", str(small_fit_path),
+           "--seed", "4", "--n-trials", "1500", "--sweep", "--quiet"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen(cmd + ["--out", str(killed_dir)], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((killed_dir / "points").glob("point-*.nc")):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = sorted((killed_dir / "points").glob("point-*.nc"))
+    assert 1 <= len(finished) < 4, "the kill must land half-way"
+    stamps = {p.name: p.stat().st_mtime_ns for p in finished}
+    subprocess.run(cmd + ["--out", str(killed_dir)], env=env, cwd=ROOT, check=True, capture_output=True)
+    assert all((killed_dir / "points" / name).stat().st_mtime_ns == t for name, t in stamps.items()), \
+        "finished points must not be recomputed"
+    fresh_dir = tmp_path / "fresh"
+    subprocess.run(cmd + ["--out", str(fresh_dir)], env=env, cwd=ROOT, check=True, capture_output=True)
+    assert (killed_dir / "sweep_summary.csv").read_text() == (fresh_dir / "sweep_summary.csv").read_text()
+    for i in range(4):
+        a = xr.open_dataset(killed_dir / "points" / f"point-{i:04d}.nc", engine="h5netcdf")
+        b = xr.open_dataset(fresh_dir / "points" / f"point-{i:04d}.nc", engine="h5netcdf")
+        xr.testing.assert_identical(a.load(), b.load())
+        a.close(), b.close()
