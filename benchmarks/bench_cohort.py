@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from benchmarks.timing import best_of
 from relapse_model.cohort import load_cohort
 from relapse_model.cohort.bundled import bundled_specs
 from relapse_model.cohort.reference import simulate_reference_cohort
@@ -20,24 +20,16 @@ from relapse_model.scores.stemness import stemness_score
 from relapse_model.scores.weights import LSC17_WEIGHTS
 
 
-def _best(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
 
 def main(n_patients: int = 20_000, n_samples: int = 20_000) -> None:
     spec = {s.name: s for s in bundled_specs()}["cog_like"]
     with tempfile.TemporaryDirectory(dir=Path(".cache") if Path(".cache").is_dir() else None) as tmp:
         path = Path(tmp) / "big.csv"
-        t_gen = _best(lambda: simulate_reference_cohort(n_patients, spec.study_list(),
+        t_gen = best_of(lambda: simulate_reference_cohort(n_patients, spec.study_list(),
                                                         spec.generator_parameters(), 1), 1)
         simulate_reference_cohort(n_patients, spec.study_list(), spec.generator_parameters(), 1).to_csv(path, index=False)
-        t_read = _best(lambda: pd.read_csv(path))
-        t_load = _best(lambda: load_cohort(path))
+        t_read = best_of(lambda: pd.read_csv(path))
+        t_load = best_of(lambda: load_cohort(path))
     print(f"cohort generator: {n_patients} patients in {t_gen:.2f} s")
     print(f"load+validate {n_patients} patients: {t_load:.2f} s; pandas.read_csv alone {t_read:.3f} s; "
           f"ratio {t_load / t_read:.1f}x the parse-only floor")
@@ -49,8 +41,8 @@ def main(n_patients: int = 20_000, n_samples: int = 20_000) -> None:
         rows = expr.to_dict("records")
         return [sum(w * r[g] for g, w in LSC17_WEIGHTS.items()) for r in rows]
 
-    t_vec = _best(lambda: stemness_score(expr, "lsc17"))
-    t_loop = _best(naive)
+    t_vec = best_of(lambda: stemness_score(expr, "lsc17"))
+    t_loop = best_of(naive)
     assert np.allclose(stemness_score(expr, "lsc17").to_numpy(), naive())
     print(f"LSC17 for {n_samples} samples: vectorised {t_vec * 1e3:.1f} ms, Python loop "
           f"{t_loop * 1e3:.1f} ms: {t_loop / t_vec:.0f}x faster")

@@ -8,21 +8,13 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
+from benchmarks.timing import best_of
 from relapse_model.simulate import mechanics
 from relapse_model.simulate.analyses import cox_two_arm, logrank, rmst_difference
 
-
-def _best(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def simulate(n_trials: int, n_patients: int,
@@ -37,15 +29,15 @@ def simulate(n_trials: int, n_patients: int,
 
 
 def main(n_trials: int = 10_000, n_patients: int = 300, n_loop: int = 200) -> None:
-    t_sim = _best(lambda: simulate(n_trials, n_patients))
+    t_sim = best_of(lambda: simulate(n_trials, n_patients))
     data, arm = simulate(n_trials, n_patients)
-    t_lr = _best(lambda: logrank(data.time, data.event, arm, data.mask))
+    t_lr = best_of(lambda: logrank(data.time, data.event, arm, data.mask))
     res = logrank(data.time, data.event, arm, data.mask)
     print(f"{n_trials} trials x {n_patients} patients: simulate {t_sim:.2f} s, log-rank "
           f"{t_lr:.2f} s, total {t_sim + t_lr:.2f} s (power at one-sided 2.5%: "
           f"{np.mean(res.z < -1.96):.3f})")
-    t_cox = _best(lambda: cox_two_arm(data.time, data.event, arm, data.mask), 1)
-    t_rmst = _best(lambda: rmst_difference(data.time, data.event, arm, 12.0, data.mask), 1)
+    t_cox = best_of(lambda: cox_two_arm(data.time, data.event, arm, data.mask), 1)
+    t_rmst = best_of(lambda: rmst_difference(data.time, data.event, arm, 12.0, data.mask), 1)
     print(f"same trials: Cox (Efron, Newton-Raphson) {t_cox:.2f} s, RMST difference {t_rmst:.2f} s")
 
     from lifelines.statistics import logrank_test
@@ -58,7 +50,7 @@ def main(n_trials: int = 10_000, n_patients: int = 300, n_loop: int = 200) -> No
             out.append(logrank_test(t[a == 1], t[a == 0], e[a == 1], e[a == 0]).test_statistic)
         return out
 
-    t_loop = _best(loop, 1)
+    t_loop = best_of(loop, 1)
     np.testing.assert_allclose(loop(), res.chi2[:n_loop], rtol=1e-9)
     t_all = t_loop * n_trials / n_loop
     print(f"lifelines logrank_test loop: {t_loop:.2f} s for {n_loop} trials, scaled to {n_trials}: "

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytensor
 import pytensor.tensor as pt
-import pytest
 from scipy import stats
 from sksurv.nonparametric import cumulative_incidence_competing_risks
 

@@ -278,7 +278,7 @@ def simulate_trials(model, spec: TrialSpec, *, seed: int = 0, n_trials: int | No
         for scenario in scenarios:
             parts = map_chunks(run_blocks, [(spec, pop, seed, scenario, n_trials, c) for c in chunks],
                                workers=workers, scheduler=scheduler,
-                               progress=(lambda k, s=scenario: progress and progress(done + k, total)))
+                               progress=(lambda k, base=done: progress and progress(base + k, total)))
             results[scenario] = _concat(parts)
             done += len(chunks)
     else:
