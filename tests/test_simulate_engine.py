@@ -193,3 +193,12 @@ def test_sweep_killed_half_way_resumes_to_the_same_result(tmp_path, small_fit_pa
         b = xr.open_dataset(fresh_dir / "points" / f"point-{i:04d}.nc", engine="h5netcdf")
         xr.testing.assert_identical(a.load(), b.load())
         a.close(), b.close()
+
+
+def test_existing_dask_cluster_by_address_gives_identical_results(small_fit, reference_run):
+    from distributed import LocalCluster
+    spec, ref = reference_run
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        other = simulate_trials(small_fit, spec, seed=9, n_trials=600, scenarios=("power", "no_effect"),
+                                scheduler=cluster.scheduler_address)
+    xr.testing.assert_identical(ref, other)
