@@ -19,6 +19,7 @@ from relapse_model.cohort.cohort import Cohort
 from relapse_model.cohort.vocabulary import CYTOGENETICS, RISK_GROUP_OF
 from relapse_model.models import RelapseModel
 from relapse_model.models.parameters import CauseParameters, ParameterDraws
+from relapse_model.testing import assert_parameter_recovery, posterior_draws
 from tests.conftest import ROOT
 from tests.model_helpers import simulated_cohort, weibull_cause
 
@@ -78,18 +79,12 @@ def test_parameter_recovery_of_the_competing_risk_cure_model():
         cure_class=cls, cure_study=np.zeros((1, 2)))
     sim = simulated_cohort(base, truth, seed=99, stemness="lsc17", include_mrd=True)
     model.fit(sim, draws=500, tune=500, chains=4, random_seed=3, progressbar=False)
-    post = model.posterior["posterior"]
-
-    def flat(name):
-        return post[name].stack(s=("chain", "draw")).transpose("s", ...).to_numpy().reshape(-1, int(np.prod(post[name].shape[2:]) or 1))
-
-    draws = np.column_stack([flat("cure_intercept"), flat("cure_beta"), flat("relapse_beta"), flat("death_beta"),
-                             flat("relapse_log_shape"), flat("relapse_log_scale"),
-                             flat("death_log_shape"), flat("death_log_scale"), flat("cure_group")])
-    values = np.r_[0.3, cure_beta, relapse_beta, death_beta, 0.2, 2.0, -0.4, 6.5, 1.0, -0.9, 0.0]
-    in95, in99 = _interval_hits(draws, values, 0.95), _interval_hits(draws, values, 0.995)
-    assert in99.all(), np.flatnonzero(~in99)
-    assert in95.mean() >= 0.85, in95.mean()
+    draws = posterior_draws(model, ["cure_intercept", "cure_beta", "relapse_beta", "death_beta", "relapse_log_shape",
+                                    "relapse_log_scale", "death_log_shape", "death_log_scale", "cure_group"])
+    truth_values = {"cure_intercept": 0.3, "cure_beta": cure_beta, "relapse_beta": relapse_beta,
+                    "death_beta": death_beta, "relapse_log_shape": 0.2, "relapse_log_scale": 2.0,
+                    "death_log_shape": -0.4, "death_log_scale": 6.5, "cure_group": [1.0, -0.9, 0.0]}
+    assert_parameter_recovery(draws, truth_values, level=0.95, min_coverage=0.85, outer_level=0.995)
     assert model.check().set_index("diagnostic").loc["divergences", "passed"]
 
 

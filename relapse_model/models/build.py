@@ -116,11 +116,13 @@ def build_pymc_model(design: Design, priors: PriorSet, config: dict[str, Any]) -
     with pm.Model(coords=coords) as model:
         eta_cure = None
         eta_relapse = _linear("relapse", relapse_covs, priors, design, "relapse_covariate")
+        hierarchy = config.get("hierarchy", True)
         if config["cure"]:
             eta_cure = (_scalar("cure_intercept", priors["cure", "intercept"])
-                        + _linear("cure", design.covariates, priors, design, "cure_covariate")
-                        + _class_and_study("cure", priors, design))
-        else:
+                        + _linear("cure", design.covariates, priors, design, "cure_covariate"))
+            if hierarchy:
+                eta_cure = eta_cure + _class_and_study("cure", priors, design)
+        elif hierarchy:
             eta_relapse = eta_relapse + _class_and_study("relapse", priors, design)
         log_h0, cum_h0 = _baseline("relapse", config["baseline"], priors, design, grid)
         log_h_r, cum_h_r = log_h0 + eta_relapse, cum_h0 * pt.exp(eta_relapse)

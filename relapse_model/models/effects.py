@@ -51,6 +51,8 @@ def effect_table(posterior: xr.Dataset, priors: PriorSet, config: dict[str, Any]
             q = np.exp(p.quantiles((0.5, lo, hi)))
             add(section, str(cov), posterior[var].sel({dim: cov}).to_numpy().ravel(), tuple(q))
 
+    if not config.get("hierarchy", True):
+        return pd.DataFrame(rows)
     # cytogenetic classes: prior by simulation through the hierarchy
     group_prior = {g: priors[hierarchy, f"risk_group.{g}"].sample(rng, prior_draws) for g in EFFECT_GROUPS}
     class_sd = priors[hierarchy, "class_sd"].sample(rng, prior_draws)

@@ -38,6 +38,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "include_cr2": False,          # response to re-induction (a landmark covariate)
     "relapse_covariates": "all",   # covariates on the relapse hazard of the non-cured
     "death_covariates": ["hsct_cr1", "age_per_10y"],
+    "hierarchy": True,             # cytogenetic classes nested in risk groups, and study effects
 }
 _CHOICES = {"outcome": ("competing", "cure"), "endpoint": ("efs", "os"),
             "baseline": ("weibull", "piecewise"), "stemness": ("lsc17", "plsc6", None)}
@@ -89,6 +90,7 @@ class RelapseModel:
                 raise InputError.single("model config", f"{key} = {merged[key]!r} is not one of "
                                         f"{', '.join(map(str, allowed))}")
         covs = covariate_names(merged["stemness"], merged["include_mrd"], merged["include_cr2"])
+        self._all_relapse_covariates = merged["relapse_covariates"] == "all"
         if merged["relapse_covariates"] == "all":
             merged["relapse_covariates"] = list(covs)
         for key in ("relapse_covariates", "death_covariates"):
@@ -164,6 +166,56 @@ class RelapseModel:
         self._posterior, self._design, self._cohort = idata, design, cohort
         self._data_hash = cohort_hash(cohort)
         self._stamp(idata, random_seed, sampler, draws, tune, chains)
+        return self
+
+    def fit_arrays(self, X: np.ndarray, names: list[str], time: np.ndarray, *, event: np.ndarray | None = None,
+                   cause: np.ndarray | None = None, draws: int = 1000, tune: int = 1000, chains: int = 4,
+                   random_seed: int = 0, target_accept: float = 0.95, progressbar: bool = True) -> RelapseModel:
+        """Fit to data outside the cohort schema (e.g. scikit-survival's data sets).
+
+        Parameters
+        ----------
+        X : ndarray (n, p)
+            Covariates (standardise continuous ones yourself); priors come from the ``default_effect``
+            entries of the priors file unless a name matches a schema covariate.
+        names : list of str
+        time : ndarray (n,)
+        event : ndarray (n,), for ``outcome="cure"``
+        cause : ndarray (n,) of {0, 1, 2}, for ``outcome="competing"`` (1 relapse, 2 death without relapse)
+
+        The class / study hierarchy is switched off (there are no classes or studies).
+        """
+        import pymc as pm
+
+        from relapse_model.models.build import build_pymc_model
+
+        competing = self.config["outcome"] == "competing"
+        if (cause is None) == (event is None) or (cause is None) == competing:
+            raise InputError.single("fit_arrays", "give cause= for outcome 'competing' and event= for 'cure'")
+        names = [str(n) for n in names]
+        self.config["hierarchy"] = False
+        if self._all_relapse_covariates:
+            self.config["relapse_covariates"] = list(names)
+        bad = [c for c in self.config["relapse_covariates"] + self.config["death_covariates"] if c not in names]
+        if bad:
+            raise InputError.single("fit_arrays", f"covariates {', '.join(bad)} are not among names")
+        n = len(time)
+        cause_arr = np.asarray(cause, dtype=np.int64) if cause is not None else None
+        event_arr = (cause_arr > 0).astype(np.int64) if cause_arr is not None else np.asarray(event, dtype=np.int64)
+        design = Design(np.asarray(X, dtype=float), tuple(names), np.zeros(n, np.int64), np.zeros(n, np.int64),
+                        ("all",), Standardisation(), np.maximum(np.asarray(time, float), 1e-3), event_arr, cause_arr)
+        model = build_pymc_model(design, self.priors, self.config)
+        with warnings.catch_warnings():
+            _quiet_known_warnings()
+            with model:
+                idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=min(chains, os.cpu_count() or 1),
+                                  random_seed=random_seed, nuts_sampler="pymc", backend="c",
+                                  progressbar=progressbar, target_accept=target_accept,
+                                  compute_convergence_checks=False)
+                pm.compute_log_likelihood(idata, model=model, progressbar=False, backend="c")
+        self._posterior, self._design, self._cohort = idata, design, None
+        self._data_hash = _sha(np.column_stack([design.X, design.time, event_arr]).tobytes())
+        self._stamp(idata, random_seed, "pymc", draws, tune, chains)
         return self
 
     def _stamp(self, idata: xr.DataTree, seed: int, sampler: str, draws: int, tune: int, chains: int) -> None:

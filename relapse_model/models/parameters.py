@@ -97,17 +97,19 @@ def from_posterior(posterior: xr.Dataset, config: dict[str, Any]) -> ParameterDr
         return CauseParameters(base, covariates, beta, cls, study)
 
     cure = bool(config["cure"])
-    relapse = cause("relapse", tuple(config["relapse_covariates"]), not cure)
+    hierarchy = bool(config.get("hierarchy", True))
+    relapse = cause("relapse", tuple(config["relapse_covariates"]), hierarchy and not cure)
     death = cause("death", tuple(config["death_covariates"]), False) if config["outcome"] == "competing" else None
     kwargs: dict[str, Any] = {}
     if cure:
         n = relapse.beta.shape[0]
-        kwargs = dict(cure_intercept=_flat(posterior, "cure_intercept"),
-                      cure_covariates=tuple(str(c) for c in posterior["cure_covariate"].to_numpy()),
-                      cure_beta=_flat(posterior, "cure_beta"),
-                      cure_class=_flat(posterior, "cure_class"),
-                      cure_study=(_flat(posterior, "cure_study") if "cure_study" in posterior
-                                  else np.zeros((n, posterior.sizes.get("study", 1)))))
+        covs = tuple(str(c) for c in posterior["cure_covariate"].to_numpy())
+        kwargs = dict(cure_intercept=_flat(posterior, "cure_intercept"), cure_covariates=covs,
+                      cure_beta=_flat(posterior, "cure_beta") if covs else np.zeros((n, 0)))
+        if hierarchy:
+            kwargs |= dict(cure_class=_flat(posterior, "cure_class"),
+                           cure_study=(_flat(posterior, "cure_study") if "cure_study" in posterior
+                                       else np.zeros((n, posterior.sizes.get("study", 1)))))
     return ParameterDraws(config["baseline"], tuple(config["grid"]), relapse, death, **kwargs)
 
 
@@ -139,8 +141,9 @@ def from_priors(priors: PriorSet, config: dict[str, Any], covariates: tuple[str,
         return np.column_stack([draw(section, c) for c in names]) if names else np.zeros((n_draws, 0))
 
     cure = bool(config["cure"])
+    nested = bool(config.get("hierarchy", True))
     r_cov = tuple(config["relapse_covariates"])
-    cls_r, study_r = hierarchy("relapse") if not cure else (None, None)
+    cls_r, study_r = hierarchy("relapse") if nested and not cure else (None, None)
     relapse = CauseParameters(baseline("relapse"), r_cov, betas("relapse", r_cov), cls_r, study_r)
     death = None
     if config["outcome"] == "competing":
@@ -148,7 +151,7 @@ def from_priors(priors: PriorSet, config: dict[str, Any], covariates: tuple[str,
         death = CauseParameters(baseline("death"), d_cov, betas("death", d_cov))
     kwargs: dict[str, Any] = {}
     if cure:
-        cls, study = hierarchy("cure")
+        cls, study = hierarchy("cure") if nested else (None, None)
         kwargs = dict(cure_intercept=draw("cure", "intercept"), cure_covariates=covariates,
                       cure_beta=betas("cure", covariates), cure_class=cls, cure_study=study)
     return ParameterDraws(config["baseline"], tuple(config["grid"]), relapse, death, **kwargs)
@@ -159,7 +162,9 @@ def linear_predictors(params: ParameterDraws, design: Design) -> dict[str, np.nd
 
     A study not seen at fit time (index -1) gets the typical study's effect, 0.
     """
-    def hier(cls: np.ndarray | None, study: np.ndarray | None) -> np.ndarray:
+    def hier(cls: np.ndarray | None, study: np.ndarray | None) -> np.ndarray | float:
+        if cls is None:  # model without the class / study hierarchy
+            return 0.0
         out = cls[:, design.class_index]
         if study is not None:
             known = design.study_index >= 0

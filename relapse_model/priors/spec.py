@@ -22,10 +22,11 @@ COVARIATES = ("early_relapse", "age_per_10y", "hsct_cr1", "flt3_itd", "lsc17_z",
               "stemness_missing", "mrd_positive", "mrd_unknown", "cr2")
 RISK_GROUPS = ("favourable", "adverse", "unknown")   # "intermediate" is the reference (0)
 STRUCTURAL = {
-    "cure": ("intercept", "class_sd", "study_sd"),
+    "cure": ("intercept", "class_sd", "study_sd", "default_effect"),
     "relapse": ("weibull_log_shape", "weibull_log_scale", "piecewise_log_rate", "piecewise_rw_sd",
-                "class_sd", "study_sd"),
-    "death": ("weibull_log_shape", "weibull_log_scale", "piecewise_log_rate", "piecewise_rw_sd"),
+                "class_sd", "study_sd", "default_effect"),
+    "death": ("weibull_log_shape", "weibull_log_scale", "piecewise_log_rate", "piecewise_rw_sd",
+              "default_effect"),
 }
 SECTIONS = tuple(STRUCTURAL)
 DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
@@ -85,6 +86,10 @@ class PriorSet:
     text: str
 
     def __getitem__(self, key: tuple[str, str]) -> Prior:
+        if key not in self.entries and key[1] not in COVARIATES and key[1] not in STRUCTURAL.get(key[0], ()) \
+                and not key[1].startswith("risk_group.") and (key[0], "default_effect") in self.entries:
+            # a covariate outside the cohort schema (e.g. another data set): the section's default
+            return self.entries[(key[0], "default_effect")]
         try:
             return self.entries[key]
         except KeyError:
