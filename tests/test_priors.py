@@ -89,8 +89,11 @@ def test_bad_model_options():
         RelapseModel(baseline="spline")
     with pytest.raises(InputError, match="unknown option"):
         RelapseModel(draws=10)
+    with pytest.raises(InputError, match="death_covariates: cr2 not among"):
+        RelapseModel(death_covariates=["cr2"])       # a schema covariate this configuration lacks
+    from relapse_model.cohort.bundled import load_bundled
     with pytest.raises(InputError, match="death_covariates: cd33 not among"):
-        RelapseModel(death_covariates=["cd33"])
+        RelapseModel(death_covariates=["cd33"]).build(load_bundled("bfm_like"))
 
 
 def test_results_before_fit_name_the_method_to_call():

@@ -123,12 +123,12 @@ def _step_at(x: np.ndarray, y: np.ndarray, t: np.ndarray, start: float) -> np.nd
     return np.where(idx >= 0, y[np.maximum(idx, 0)], start)
 
 
-def sample_curves(time: np.ndarray, cause: np.ndarray, t: np.ndarray) -> np.ndarray:
+def sample_curves(time: np.ndarray, cause: np.ndarray, t: np.ndarray, until: float | None = None) -> np.ndarray:
     """EFS and the cause-1 and cause-2 cumulative incidences of one sample at ``t``: (3, T).
 
     From scikit-survival's Aalen-Johansen estimator, whose all-cause row is 1 minus the
     Kaplan-Meier estimate of cause > 0 (the same product-limit computation). Curves are carried
-    forward after the last time; times after the sample's largest time are NaN.
+    forward after the last time; times after ``until`` (if given) are NaN.
     """
     time = np.asarray(time, dtype=float)
     cause = np.asarray(cause, dtype=np.int64)
@@ -141,7 +141,8 @@ def sample_curves(time: np.ndarray, cause: np.ndarray, t: np.ndarray) -> np.ndar
     for k in (1, 2):
         if k < cif.shape[0]:  # sksurv returns rows only up to the largest cause present
             out[k] = _step_at(x, cif[k], t, 0.0)
-    out[:, t > time.max()] = np.nan
+    if until is not None:
+        out[:, t > until] = np.nan
     return out
 
 
@@ -218,17 +219,14 @@ def ppc_curves(observed_time: np.ndarray, observed_cause: np.ndarray, rep_time: 
     p_horizon = np.full(len(names), np.nan)
     obs_horizon = np.full(len(names), np.nan)
     for gi, mask in enumerate(masks):
-        obs = sample_curves(obs_time[mask], obs_cause[mask], t_all)                     # (3, T+1)
-        last = obs_time[mask].max()
+        # the observed curve exists up to the group's last follow-up; replicates are compared there
+        obs = sample_curves(obs_time[mask], obs_cause[mask], t_all, until=obs_time[mask].max())   # (3, T+1)
         rep = np.stack([sample_curves(rt[mask], rc[mask], t_all) for rt, rc in zip(rep_time, rep_cause)])
-        # replicates are compared only where the observed curve exists
-        rep[:, :, t_all > last] = np.nan
         defined = ~np.isnan(obs)
-        rep_filled = np.where(np.isnan(rep), 0.0, rep)
-        mean = np.where(defined, rep_filled.mean(axis=0), np.nan)
-        lower = np.where(defined, np.quantile(rep_filled, BAND[0], axis=0), np.nan)
-        upper = np.where(defined, np.quantile(rep_filled, BAND[1], axis=0), np.nan)
-        p = _mid_p(rep_filled, obs)
+        mean = np.where(defined, rep.mean(axis=0), np.nan)
+        lower = np.where(defined, np.quantile(rep, BAND[0], axis=0), np.nan)
+        upper = np.where(defined, np.quantile(rep, BAND[1], axis=0), np.nan)
+        p = _mid_p(rep, obs)
         for key, value in zip(("observed", "mean", "lower", "upper", "p_value"), (obs, mean, lower, upper, p)):
             stats[key][gi] = value[:, :n_t]
         tol = 1e-12

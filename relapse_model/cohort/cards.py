@@ -12,6 +12,7 @@ from relapse_model.cohort.calibration import calibration_table
 from relapse_model.cohort.cohort import Cohort, load_cohort
 from relapse_model.cohort.reference import simulate_reference_cohort
 from relapse_model.cohort.summary import missing_table, summary_table
+from relapse_model.report.tables import markdown_table as _markdown
 
 
 def generate(spec: CohortSpec) -> pd.DataFrame:
@@ -28,13 +29,6 @@ def write_cohort(spec: CohortSpec, folder: Path) -> tuple[Path, Path]:
     card_path = folder / f"{spec.name}.md"
     card_path.write_text(data_card(spec, cohort, csv_path), encoding="utf-8")
     return csv_path, card_path
-
-
-def _markdown(frame: pd.DataFrame) -> str:
-    head = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
 
 
 def data_card(spec: CohortSpec, cohort: Cohort, csv_path: Path) -> str:

@@ -95,10 +95,7 @@ class RelapseModel:
             merged["relapse_covariates"] = list(covs)
         for key in ("relapse_covariates", "death_covariates"):
             merged[key] = list(merged[key])
-            bad = [c for c in merged[key] if c not in covs]
-            if bad:
-                raise InputError.single("model config", f"{key}: {', '.join(bad)} not among the "
-                                        f"model's covariates ({', '.join(covs)})")
+        self._check_covariates(merged, covs)
         if merged["outcome"] == "cure":
             merged["death_covariates"] = []
         merged["grid"] = [float(g) for g in merged["grid"]]
@@ -109,6 +106,19 @@ class RelapseModel:
         self._data_hash: str | None = None
         self._cohort: Cohort | None = None
 
+    @staticmethod
+    def _check_covariates(config: dict[str, Any], available: tuple[str, ...] | list[str],
+                          strict: bool = False) -> None:
+        """Hazard covariates must be among the design's. Names outside the cohort schema are
+        allowed at construction (``fit_arrays`` data have their own names) and checked by
+        ``strict=True`` once the data are known."""
+        from relapse_model.priors.spec import COVARIATES
+        for key in ("relapse_covariates", "death_covariates"):
+            bad = [c for c in config[key] if c not in available and (strict or c in COVARIATES)]
+            if bad:
+                raise InputError.single("model config", f"{key}: {', '.join(bad)} not among the "
+                                        f"model's covariates ({', '.join(available)})")
+
     # --- fitting --------------------------------------------------------------------------
 
     @property
@@ -118,6 +128,8 @@ class RelapseModel:
     def design(self, cohort: Cohort, *, with_outcome: bool = True) -> Design:
         """Design of ``cohort`` (for prediction: with the fitted standardisation and studies)."""
         fitted = self._design
+        self._check_covariates(self.config, covariate_names(self.config["stemness"], self.config["include_mrd"],
+                                                            self.config["include_cr2"]), strict=True)
         return build_design(cohort.data, stemness=self.config["stemness"],
                             include_mrd=self.config["include_mrd"], include_cr2=self.config["include_cr2"],
                             endpoint=self.endpoint, with_outcome=with_outcome,
@@ -196,9 +208,7 @@ class RelapseModel:
         self.config["hierarchy"] = False
         if self._all_relapse_covariates:
             self.config["relapse_covariates"] = list(names)
-        bad = [c for c in self.config["relapse_covariates"] + self.config["death_covariates"] if c not in names]
-        if bad:
-            raise InputError.single("fit_arrays", f"covariates {', '.join(bad)} are not among names")
+        self._check_covariates(self.config, names, strict=True)
         n = len(time)
         cause_arr = np.asarray(cause, dtype=np.int64) if cause is not None else None
         event_arr = (cause_arr > 0).astype(np.int64) if cause_arr is not None else np.asarray(event, dtype=np.int64)
