@@ -46,37 +46,45 @@ def _index_at(x: np.ndarray, t: float) -> int:
     return int(np.searchsorted(x, t, side="right")) - 1
 
 
+def _km_risk(event: np.ndarray, time: np.ndarray, horizon: float) -> tuple[float, float, float, float]:
+    x, s, ci = kaplan_meier_estimator(event, time, conf_type="log-log", conf_level=CONF_LEVEL)
+    i = _index_at(x, horizon)
+    if i < 0:
+        return 0.0, 0.0, 0.0, 0.0
+    surv, (lo, hi) = float(s[i]), ci[:, i]  # interval of survival: the risk's bounds swap
+    return 1.0 - surv, _se_from_loglog_ci(surv, ci[:, i]), 1.0 - float(hi), 1.0 - float(lo)
+
+
 def observed_risk(time: np.ndarray, cause_or_event: np.ndarray, horizon: float,
                   kind: Literal["efs", "relapse"] = "efs") -> tuple[float, float, float, float]:
     """Observed risk by ``horizon`` of one group: ``(risk, se, lower, upper)``.
 
     ``kind="efs"``: 1 - Kaplan-Meier of any event (cause > 0) with the Greenwood standard error;
     ``kind="relapse"``: the Aalen-Johansen cumulative incidence of cause 1 with the Aalen
-    standard error. Intervals are scikit-survival's 95% log-minus-log intervals. NaN when the
-    horizon is after the group's last time (the estimate is undefined there).
+    standard error (when the group has no cause-2 event, which scikit-survival's Aalen-Johansen
+    cannot take, the incidence is exactly 1 - Kaplan-Meier and the Greenwood error is used).
+    Intervals are scikit-survival's 95% log-minus-log intervals. NaN when the horizon is after
+    the group's last time (the estimate is undefined there).
     """
     time = np.asarray(time, dtype=float)
     cause = np.asarray(cause_or_event).astype(np.int64)
+    if kind not in ("efs", "relapse"):
+        raise ValueError(f"unknown kind {kind!r} (efs, relapse)")
     if time.size == 0 or horizon > time.max():
         return (np.nan,) * 4
     if kind == "efs":
-        x, s, ci = kaplan_meier_estimator(cause > 0, time, conf_type="log-log", conf_level=CONF_LEVEL)
-        i = _index_at(x, horizon)
-        if i < 0:
-            return 0.0, 0.0, 0.0, 0.0
-        surv, (lo, hi) = float(s[i]), ci[:, i]  # interval of survival: risk bounds swap
-        return 1.0 - surv, _se_from_loglog_ci(surv, ci[:, i]), 1.0 - float(hi), 1.0 - float(lo)
-    if kind == "relapse":
-        if not (cause == 1).any():
-            return 0.0, 0.0, 0.0, 0.0
-        x, cif, ci = cumulative_incidence_competing_risks(cause, time, conf_type="log-log", conf_level=CONF_LEVEL)
-        i = _index_at(x, horizon)
-        if i < 0:
-            return 0.0, 0.0, 0.0, 0.0
-        f = float(cif[1, i])
-        lo, hi = ci[1, :, i]
-        return f, _se_from_loglog_ci(f, ci[1, :, i]), float(lo), float(hi)
-    raise ValueError(f"unknown kind {kind!r} (efs, relapse)")
+        return _km_risk(cause > 0, time, horizon)
+    if not (cause == 1).any():
+        return 0.0, 0.0, 0.0, 0.0
+    if not (cause == 2).any():
+        return _km_risk(cause == 1, time, horizon)
+    x, cif, ci = cumulative_incidence_competing_risks(cause, time, conf_type="log-log", conf_level=CONF_LEVEL)
+    i = _index_at(x, horizon)
+    if i < 0:
+        return 0.0, 0.0, 0.0, 0.0
+    f = float(cif[1, i])
+    lo, hi = ci[1, :, i]
+    return f, _se_from_loglog_ci(f, ci[1, :, i]), float(lo), float(hi)
 
 
 def calibration_table(predicted_risk: np.ndarray, time: np.ndarray, cause_or_event: np.ndarray,
@@ -127,10 +135,10 @@ def calibration_table(predicted_risk: np.ndarray, time: np.ndarray, cause_or_eve
     for g in range(n_groups):
         m = group == g
         risk, se, lo, hi = observed_risk(time[m], cause[m], horizon, kind)
-        rows.append(dict(group=g + 1, n=int(m.sum()), predicted=float(pred[m].mean()),
-                         predicted_min=float(pred[m].min()), predicted_max=float(pred[m].max()),
-                         observed=risk, se=se, lower=lo, upper=hi,
-                         events=int((counted[m] & (time[m] <= horizon)).sum())))
+        rows.append({"group": g + 1, "n": int(m.sum()), "predicted": float(pred[m].mean()),
+                     "predicted_min": float(pred[m].min()), "predicted_max": float(pred[m].max()),
+                     "observed": risk, "se": se, "lower": lo, "upper": hi,
+                     "events": int((counted[m] & (time[m] <= horizon)).sum())})
     table = pd.DataFrame(rows)
     table.attrs.update(horizon=float(horizon), kind=kind)
     return table

@@ -28,6 +28,7 @@ CURVES: dict[str, str] = {
     "cif_death": "cumulative incidence of cause 2 (Aalen-Johansen)",
 }
 BAND = (0.025, 0.975)
+_LABELS = {"efs": "EFS", "cif_relapse": "relapse incidence", "cif_death": "death without relapse"}
 
 
 # --------------------------------------------------------------------------- replication
@@ -126,21 +127,28 @@ def _step_at(x: np.ndarray, y: np.ndarray, t: np.ndarray, start: float) -> np.nd
 def sample_curves(time: np.ndarray, cause: np.ndarray, t: np.ndarray, until: float | None = None) -> np.ndarray:
     """EFS and the cause-1 and cause-2 cumulative incidences of one sample at ``t``: (3, T).
 
-    From scikit-survival's Aalen-Johansen estimator, whose all-cause row is 1 minus the
-    Kaplan-Meier estimate of cause > 0 (the same product-limit computation). Curves are carried
-    forward after the last time; times after ``until`` (if given) are NaN.
+    EFS is scikit-survival's Kaplan-Meier estimate of cause > 0, the incidences its
+    Aalen-Johansen estimates. scikit-survival's Aalen-Johansen needs both causes present; when
+    only one is (a small group, a replicate without deaths, a single-endpoint model) its
+    incidence is exactly 1 - EFS and the other's is 0. Curves are carried forward after the
+    last time; times after ``until`` (if given) are NaN.
     """
     time = np.asarray(time, dtype=float)
     cause = np.asarray(cause, dtype=np.int64)
     if not np.isfinite(time).all():
         # never-censored long-term survivors: at risk through every time asked about
-        time = np.where(np.isfinite(time), time, max(float(np.max(t)), float(time[np.isfinite(time)].max(initial=0.0))) + 1.0)
-    x, cif = cumulative_incidence_competing_risks(cause, time)
+        finite_max = float(time[np.isfinite(time)].max(initial=0.0))
+        time = np.where(np.isfinite(time), time, max(float(np.max(t)), finite_max) + 1.0)
+    x, s = kaplan_meier_estimator(cause > 0, time)
     out = np.zeros((3, t.size))
-    out[0] = 1.0 - _step_at(x, cif[0], t, 0.0)
-    for k in (1, 2):
-        if k < cif.shape[0]:  # sksurv returns rows only up to the largest cause present
-            out[k] = _step_at(x, cif[k], t, 0.0)
+    out[0] = _step_at(x, s, t, 1.0)
+    present = [k for k in (1, 2) if (cause == k).any()]
+    if len(present) == 2:
+        x, cif = cumulative_incidence_competing_risks(cause, time)
+        out[1] = _step_at(x, cif[1], t, 0.0)
+        out[2] = _step_at(x, cif[2], t, 0.0)
+    elif present:
+        out[present[0]] = 1.0 - out[0]
     if until is not None:
         out[:, t > until] = np.nan
     return out
@@ -274,7 +282,7 @@ def ppc_figure(ds: xr.Dataset, path: str | Path) -> Path:
             ax.step(t, sel[f"{curve}_mean"], where="post", color="tab:blue", lw=1, ls="--", label="replicate mean")
             ax.step(t, sel[f"{curve}_observed"], where="post", color="black", lw=1.5, label="observed")
             outside = float(sel[f"{curve}_fraction_outside"])
-            title = f"{group} (n={int(sel['n_patients'])}): {curve}, {outside:.0%} outside"
+            title = f"{group} (n={int(sel['n_patients'])}): {_LABELS[curve]}, {outside:.0%} outside band"
             if curve == "efs":
                 title += f"\np at {ds.attrs.get('horizon', 60):g} mo = {float(sel['efs_p_value_horizon']):.3f}"
             ax.set_title(title, fontsize=9)

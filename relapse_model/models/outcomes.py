@@ -70,6 +70,8 @@ def simulate_outcomes(params: ParameterDraws, design: Design, rng: np.random.Gen
     censor = np.broadcast_to(np.asarray(censor_months, dtype=float), (n,))
     time = np.minimum(np.minimum(relapse_time, death_time), censor)
     cause = np.where(time == relapse_time, 1, np.where(time == death_time, 2, 0))
+    # a cured patient never censored has time = inf = relapse_time: that is no event
+    cause = np.where(np.isfinite(time), cause, 0)
     return {"time": time, "cause": cause.astype(np.int64), "cured": cured,
             "relapse_time": relapse_time, "death_time": death_time}
 
