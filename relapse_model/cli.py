@@ -37,12 +37,18 @@ class _Group(click.Group):
             sys.exit(EXIT_BAD_INPUT)
 
 
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    return str(value)
+
+
 def _print_table(frame: pd.DataFrame, title: str | None = None) -> None:
     table = Table(title=title, title_justify="left", show_edge=False)
     for col in frame.columns:  # escape: headers such as "E[events]" are not markup
         table.add_column(escape(str(col)), justify="right" if pd.api.types.is_numeric_dtype(frame[col]) else "left")
     for row in frame.itertuples(index=False):
-        table.add_row(*(escape(f"{v:.1f}" if isinstance(v, float) else str(v)) for v in row))
+        table.add_row(*(escape(_fmt(v)) for v in row))
     out.print(table)
 
 
@@ -58,6 +64,7 @@ def main() -> None:
       relapse-model cohorts
       relapse-model fit cohorts/cog_like.csv --out fits/cog.nc --seed 1
       relapse-model predict fits/cog.nc patients.csv --horizons 12,36,60 --out predictions.csv
+      relapse-model check fits/cog.nc --cohort cohorts/cog_like.csv --out checks/cog
       relapse-model simulate reports/trials/go_cd33.toml --fit fits/cog.nc --out sim/go.nc
       relapse-model demo
     """
@@ -287,6 +294,42 @@ def simulate(trial: Path, fit_path: Path, out_path: Path, seed: int, n_trials: i
     if not quiet:
         _print_oc(table)
     out.print(f"wrote {out_path}" + ("" if sweep else f" and {out_path.with_suffix('.csv')}"))
+
+
+@main.command()
+@click.argument("fit_path", metavar="FIT", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--cohort", "cohort_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The cohort the fit was made on (checked against the fit's hash).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--horizons", default="12,36,60", show_default=True, help="Calibration horizons (months).")
+@click.option("--replicates", type=click.IntRange(min=10), default=200, show_default=True,
+              help="Posterior-predictive replicates.")
+@click.option("--cv", "cv_folds", type=click.IntRange(min=0), default=0, show_default=True,
+              help="K-fold cross-validated accuracy (refits the model K times; 0 = skip).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def check(fit_path: Path, cohort_path: Path, out_dir: Path, horizons: str, replicates: int, cv_folds: int,
+          seed: int) -> None:
+    """Check a fit: convergence, LOO with Pareto k, posterior-predictive Kaplan-Meier and
+    cumulative-incidence curves (overall and by risk group, MRD, stemness, prior HSCT),
+    calibration at each horizon, and optionally cross-validated C-index, AUC and Brier score.
+
+    Writes PNG figures and CSV tables to OUT.
+
+    \b
+    Example:
+      relapse-model check fits/cog.nc --cohort cohorts/cog_like.csv --out checks/cog --cv 5
+    """
+    from relapse_model.checks.model_checks import write_checks
+    from relapse_model.cohort import load_cohort
+    from relapse_model.models import RelapseModel
+
+    c = load_cohort(cohort_path)
+    model = RelapseModel.load(fit_path, cohort=c)
+    files = write_checks(model, c, out_dir, horizons=tuple(_parse_horizons(horizons)), n_replicates=replicates,
+                         seed=seed, cv_folds=cv_folds)
+    summary = pd.read_csv(out_dir / "calibration_summary.csv")
+    _print_table(summary, "Calibration (slope 1 and intercept 0 when calibrated)")
+    out.print(f"wrote {len(files)} files to {out_dir}")
 
 
 def _parse_horizons(text: str) -> list[float]:

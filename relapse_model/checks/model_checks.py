@@ -1,0 +1,131 @@
+"""Model checks of a fitted RelapseModel on a cohort: posterior-predictive curves by subgroup,
+calibration at horizons, K-fold predictive accuracy, and writing it all to a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from relapse_model.checks.accuracy import accuracy_metrics, kfold_indices
+from relapse_model.checks.calibration import calibration_figure, calibration_slope_intercept, calibration_table
+from relapse_model.checks.convergence import convergence_table
+from relapse_model.checks.loo import loo_table
+from relapse_model.checks.ppc import ppc_curves, ppc_figure, replicate_outcomes
+from relapse_model.cohort.cohort import Cohort
+from relapse_model.models.predict import patient_curves
+from relapse_model.scores.stemness import call_high
+
+DEFAULT_TIMES = np.arange(0.0, 97.0, 3.0)
+
+
+def subgroup_labels(cohort: Cohort) -> dict[str, np.ndarray]:
+    """Labels for subgroup checks: cytogenetic risk group, MRD, stemness high/low, prior HSCT."""
+    d = cohort.data
+    mrd = d["mrd_positive"].map({True: "MRD positive", False: "MRD negative"}).fillna("MRD unknown")
+    stem = call_high(d["lsc17"]).map({True: "LSC17 high", False: "LSC17 low"}).fillna("LSC17 missing")
+    return {
+        "risk_group": d["risk_group"].astype(str).to_numpy(),
+        "mrd": mrd.astype(str).to_numpy(),
+        "stemness": stem.astype(str).to_numpy(),
+        "hsct_cr1": np.where(d["hsct_cr1"].fillna(False).to_numpy(dtype=bool), "prior HSCT", "no prior HSCT"),
+    }
+
+
+def _observed(model, cohort: Cohort) -> tuple[np.ndarray, np.ndarray]:
+    design = model.design(cohort)
+    cause = design.cause if design.cause is not None else design.event
+    return design.time, np.asarray(cause, dtype=np.int64)
+
+
+def posterior_predictive(model, cohort: Cohort, *, n_replicates: int = 200, seed: int = 0,
+                         times: np.ndarray = DEFAULT_TIMES, horizon: float = 60.0) -> dict[str, xr.Dataset]:
+    """Observed Kaplan-Meier / cumulative-incidence curves against posterior-predictive replicates
+    (censored like the data), overall and by each subgroup of :func:`subgroup_labels`."""
+    time, cause = _observed(model, cohort)
+    reps = replicate_outcomes(model.parameters(), model.design(cohort, with_outcome=False), time, cause,
+                              n_replicates, seed)
+    out = {"all": ppc_curves(time, cause, reps["time"], reps["cause"], times, horizon=horizon)}
+    for name, labels in subgroup_labels(cohort).items():
+        out[name] = ppc_curves(time, cause, reps["time"], reps["cause"], times, groups=labels, horizon=horizon)
+    return out
+
+
+def predicted_risk(model, cohort: Cohort, horizon: float, kind: str = "efs") -> np.ndarray:
+    """Posterior-mean risk by ``horizon``: 1 - EFS (or 1 - survival), or relapse incidence."""
+    curves = patient_curves(model.parameters(1000), model.design(cohort, with_outcome=False), np.array([horizon]))
+    if kind == "relapse":
+        return curves["relapse_incidence"][:, :, 0].mean(axis=0)
+    key = "event_free_survival" if "event_free_survival" in curves else "survival"
+    return 1.0 - curves[key][:, :, 0].mean(axis=0)
+
+
+def calibration(model, cohort: Cohort, horizon: float, *, kind: str = "efs", n_groups: int = 5):
+    """Calibration table (predicted vs observed risk by risk group) and its slope and intercept."""
+    time, cause = _observed(model, cohort)
+    table = calibration_table(predicted_risk(model, cohort, horizon, kind), time, cause, horizon,
+                              n_groups=n_groups, kind=kind)
+    return table, calibration_slope_intercept(table)
+
+
+def cross_validate(model, cohort: Cohort, *, k: int = 5, seed: int = 0, horizons: tuple[float, ...] = (12.0, 36.0, 60.0),
+                   fit_kwargs: dict[str, Any] | None = None) -> pd.DataFrame:
+    """K-fold predictive accuracy: refit on each training fold with the model's priors and
+    configuration, score the held-out fold with scikit-survival's metrics."""
+    from relapse_model.models import RelapseModel
+
+    kwargs = {"draws": 500, "tune": 500, "chains": 2, "progressbar": False, **(fit_kwargs or {})}
+    time, cause = _observed(model, cohort)
+    rows = []
+    for fold, (train, test) in enumerate(kfold_indices(cause, k=k, seed=seed)):
+        fold_model = RelapseModel(model.priors, **{key: v for key, v in model.config.items()})
+        fold_model.fit(cohort.subset(np.isin(np.arange(len(cohort)), train)), random_seed=seed + fold, **kwargs)
+        test_cohort = cohort.subset(np.isin(np.arange(len(cohort)), test))
+        hs = np.asarray(horizons, dtype=float)
+        curves = patient_curves(fold_model.parameters(1000), fold_model.design(test_cohort, with_outcome=False), hs)
+        key = "event_free_survival" if "event_free_survival" in curves else "survival"
+        surv = curves[key].mean(axis=0)
+        y = lambda idx: np.array(list(zip(cause[idx] > 0, time[idx])), dtype=[("event", bool), ("time", float)])  # noqa: E731
+        acc = accuracy_metrics(y(train), y(test), 1.0 - surv[:, -1], surv, hs)
+        rows.append({"fold": fold, **acc.as_dict()})
+    frame = pd.DataFrame(rows)
+    numeric = frame.select_dtypes("number").drop(columns=["fold"])
+    return pd.concat([frame, numeric.mean().to_frame().T.assign(fold="mean")], ignore_index=True)
+
+
+def write_checks(model, cohort: Cohort, out_dir: str | Path, *, horizons: tuple[float, ...] = (12.0, 36.0, 60.0),
+                 n_replicates: int = 200, seed: int = 0, cv_folds: int = 0) -> list[Path]:
+    """Write every check as PNG figures and CSV tables; return the files written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def csv(frame: pd.DataFrame, name: str, index: bool = False) -> None:
+        path = out / name
+        frame.to_csv(path, index=index, lineterminator="\n")
+        written.append(path)
+
+    csv(convergence_table(model.posterior), "convergence.csv")
+    csv(loo_table({"model": model}), "loo.csv")
+    summaries = []
+    for name, ds in posterior_predictive(model, cohort, n_replicates=n_replicates, seed=seed).items():
+        written.append(ppc_figure(ds, out / f"ppc_{name}.png"))
+        keep = [v for v in ds.data_vars if "time" not in ds[v].dims]
+        summaries.append(ds[keep].to_dataframe().reset_index().assign(grouping=name))
+    csv(pd.concat(summaries, ignore_index=True), "ppc_summary.csv")
+    fits = []
+    kinds = ["efs", "relapse"] if model.config["outcome"] == "competing" else ["efs"]
+    for kind in kinds:
+        for h in horizons:
+            table, fit = calibration(model, cohort, h, kind=kind)
+            csv(table, f"calibration_{kind}_{h:g}m.csv")
+            written.append(calibration_figure(table, out / f"calibration_{kind}_{h:g}m.png"))
+            fits.append({"kind": kind, "horizon": h, "slope": fit.slope, "intercept": fit.intercept,
+                         "chi2 (slope 1, intercept 0)": fit.chi2, "p_value": fit.p_value})
+    csv(pd.DataFrame(fits), "calibration_summary.csv")
+    if cv_folds:
+        csv(cross_validate(model, cohort, k=cv_folds, seed=seed, horizons=horizons), "cross_validation.csv")
+    return written

@@ -1,0 +1,107 @@
+"""Model checks on real fits: misspecification caught by LOO and by the posterior-predictive
+check, calibration of a correct model, bounded SBC, real data against lifelines, the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relapse_model.checks.loo import compare_models
+from relapse_model.checks.model_checks import calibration, posterior_predictive
+from relapse_model.cli import main
+from relapse_model.cohort.bundled import load_bundled
+from relapse_model.models import RelapseModel
+from tests.conftest import ROOT
+from tests.model_helpers import competing_params, simulated_cohort
+
+SMALL = dict(draws=300, tune=300, chains=2, progressbar=False)
+COVS = ("early_relapse", "age_per_10y", "hsct_cr1", "flt3_itd")
+CONFIG = dict(stemness=None, include_mrd=False, relapse_covariates=list(COVS), hierarchy=True)
+
+
+@pytest.fixture(scope="module")
+def cure_data():
+    """400 patients (COG-like covariates) simulated WITH a cure fraction of about 45%."""
+    base = load_bundled("cog_like").subset(np.arange(800) < 400)
+    truth = competing_params(COVS, cure_intercept=0.2, cure_beta=[-1.0, -0.2, -0.6, -0.5],
+                             relapse=(0.3, 1.8), death=(-0.5, 7.0), n_studies=2)
+    return simulated_cohort(base, truth, seed=314, censor=(36.0, 120.0))
+
+
+@pytest.fixture(scope="module")
+def both_fits(cure_data):
+    right = RelapseModel(**CONFIG).fit(cure_data, random_seed=1, **SMALL)
+    wrong = RelapseModel(cure=False, **CONFIG).fit(cure_data, random_seed=1, **SMALL)
+    return right, wrong
+
+
+@pytest.mark.slow
+def test_loo_prefers_the_cure_model_on_data_with_a_cure_fraction(both_fits):
+    right, wrong = both_fits
+    table = compare_models({"cure": right, "no cure": wrong})
+    assert table.index[0] == "cure"
+    diff, dse = table.loc["no cure", "elpd_diff"], table.loc["no cure", "dse"]
+    assert diff < -2 * dse, (diff, dse)
+
+
+@pytest.mark.slow
+def test_posterior_predictive_check_shows_the_missing_plateau(both_fits, cure_data):
+    right, wrong = both_fits
+    ok = posterior_predictive(right, cure_data, n_replicates=100, seed=2)["all"]
+    bad = posterior_predictive(wrong, cure_data, n_replicates=100, seed=2)["all"]
+    outside_ok = float(ok["efs_fraction_outside"].sel(group="all"))
+    outside_bad = float(bad["efs_fraction_outside"].sel(group="all"))
+    p_bad = float(bad["efs_p_value_horizon"].sel(group="all"))
+    # measured: 0% of times outside the 95% band for the cure model, 52% without a cure fraction
+    # (the no-cure model overstates early EFS to reach the plateau level)
+    assert outside_ok <= 0.25, outside_ok
+    assert outside_bad >= 0.3 and outside_bad >= outside_ok + 0.3, (outside_ok, outside_bad)
+    assert float(bad["efs_p_value"].sel(group="all").min()) < 0.01
+
+
+@pytest.mark.slow
+def test_correct_model_is_calibrated(both_fits, cure_data):
+    right, _ = both_fits
+    table, fit = calibration(right, cure_data, 36.0, kind="efs")
+    assert fit.p_value > 0.001, (fit.slope, fit.intercept, fit.chi2)
+    assert abs(fit.slope - 1.0) < 3 * fit.slope_se + 0.1
+    assert table["n"].sum() == len(cure_data)
+
+
+@pytest.mark.slow
+def test_bounded_sbc_ranks_are_consistent_with_uniform():
+    from relapse_model.checks.sbc import run_sbc
+    result = run_sbc(load_bundled("bfm_like"), 10, seed=3,
+                     model_kwargs=dict(stemness=None, include_mrd=False, relapse_covariates=["early_relapse"],
+                                       death_covariates=["hsct_cr1"]),
+                     draws=100, tune=150, chains=2)
+    table = result.uniformity(bins=4)
+    assert len(result.ranks) == 10 and result.ranks.to_numpy().max() <= result.n_posterior
+    assert table["p_value"].min() > 0.001 / len(table), table
+    assert result.pooled_p_value() > 0.001
+
+
+@pytest.mark.slow
+def test_real_data_gbsg2_weibull_matches_cox_and_kaplan_meier():
+    from relapse_model.checks.real_data import gbsg2_comparison
+    out = gbsg2_comparison(draws=300, tune=300, chains=2)
+    assert (out["hazard_ratios"]["difference / posterior SD"].abs() < 1.0).all()
+    km = out["survival"]["Kaplan-Meier (95% CI)"].str.extract(r"\((\S+)-(\S+)\)").astype(float)
+    model = out["survival"]["Weibull PH + cure"].str.extract(r"^(\S+) ").astype(float)[0]
+    assert ((model >= km[0] - 0.03) & (model <= km[1] + 0.03)).all(), out["survival"]
+
+
+def test_cli_check_writes_figures_and_tables(tmp_path, small_fit_path, runner):
+    result = runner.invoke(main, ["check", str(small_fit_path), "--cohort", str(ROOT / "cohorts" / "bfm_like.csv"),
+                                  "--out", str(tmp_path), "--replicates", "20", "--horizons", "12,60"])
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in tmp_path.iterdir()}
+    for expected in ("convergence.csv", "loo.csv", "ppc_all.png", "ppc_risk_group.png", "ppc_mrd.png",
+                     "ppc_stemness.png", "ppc_hsct_cr1.png", "calibration_efs_60m.png", "calibration_summary.csv"):
+        assert expected in names
+    summary = pd.read_csv(tmp_path / "calibration_summary.csv")
+    assert set(summary["kind"]) == {"efs", "relapse"} and len(summary) == 4
+    wrong = runner.invoke(main, ["check", str(small_fit_path), "--cohort", str(ROOT / "cohorts" / "cog_like.csv"),
+                                 "--out", str(tmp_path / "x")])
+    assert wrong.exit_code == 2 and "differs from the one the fit was made with" in wrong.stderr
