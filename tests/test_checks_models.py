@@ -52,7 +52,6 @@ def test_posterior_predictive_check_shows_the_missing_plateau(both_fits, cure_da
     bad = posterior_predictive(wrong, cure_data, n_replicates=100, seed=2)["all"]
     outside_ok = float(ok["efs_fraction_outside"].sel(group="all"))
     outside_bad = float(bad["efs_fraction_outside"].sel(group="all"))
-    p_bad = float(bad["efs_p_value_horizon"].sel(group="all"))
     # measured: 0% of times outside the 95% band for the cure model, 52% without a cure fraction
     # (the no-cure model overstates early EFS to reach the plateau level)
     assert outside_ok <= 0.25, outside_ok
