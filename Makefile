@@ -11,7 +11,7 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 export MPLCONFIGDIR ?= $(CURDIR)/.cache/matplotlib
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test test-fast bench cohorts lock clean venv
+.PHONY: demo test test-fast bench sbc cohorts lock clean venv
 
 venv: $(STAMP)
 
@@ -39,6 +39,10 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+# Full simulation-based calibration (100 replications, about 30 minutes on 2 cores).
+sbc: $(STAMP)
+	$(PY) -m relapse_model.checks.sbc --replications 100 --out reports/build/sbc
 
 # Regenerate the bundled reference cohorts from their committed generator and seeds.
 cohorts: $(STAMP)
