@@ -306,9 +306,12 @@ def simulate(trial: Path, fit_path: Path, out_path: Path, seed: int, n_trials: i
               help="Posterior-predictive replicates.")
 @click.option("--cv", "cv_folds", type=click.IntRange(min=0), default=0, show_default=True,
               help="K-fold cross-validated accuracy (refits the model K times; 0 = skip).")
+@click.option("--compare", is_flag=True,
+              help="Also fit Weibull vs piecewise, cure vs no cure, without stemness, without MRD, and compare by LOO.")
+@click.option("--sensitivity", is_flag=True, help="Also refit with priors/weak.toml and report what moves.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def check(fit_path: Path, cohort_path: Path, out_dir: Path, horizons: str, replicates: int, cv_folds: int,
-          seed: int) -> None:
+          compare: bool, sensitivity: bool, seed: int) -> None:
     """Check a fit: convergence, LOO with Pareto k, posterior-predictive Kaplan-Meier and
     cumulative-incidence curves (overall and by risk group, MRD, stemness, prior HSCT),
     calibration at each horizon, and optionally cross-validated C-index, AUC and Brier score.
@@ -329,6 +332,19 @@ def check(fit_path: Path, cohort_path: Path, out_dir: Path, horizons: str, repli
                          seed=seed, cv_folds=cv_folds)
     summary = pd.read_csv(out_dir / "calibration_summary.csv")
     _print_table(summary, "Calibration (slope 1 and intercept 0 when calibrated)")
+    if compare:
+        from relapse_model.checks.loo import standard_comparison
+        table, _ = standard_comparison(c, priors=model.priors, seed=seed)
+        table.to_csv(out_dir / "loo_comparison.csv", lineterminator="\n")
+        files.append(out_dir / "loo_comparison.csv")
+        _print_table(table.reset_index(names="model"), "LOO comparison (best first)")
+    if sensitivity:
+        from relapse_model.checks.sensitivity import prior_sensitivity
+        from relapse_model.models.model import PRIORS_DIR
+        weak = RelapseModel(PRIORS_DIR / "weak.toml", **model.config).fit(c, random_seed=seed, progressbar=False)
+        for name, table in prior_sensitivity(model, weak, c).items():
+            table.to_csv(out_dir / f"prior_sensitivity_{name}.csv", index=False, lineterminator="\n")
+            files.append(out_dir / f"prior_sensitivity_{name}.csv")
     out.print(f"wrote {len(files)} files to {out_dir}")
 
 

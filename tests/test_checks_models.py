@@ -104,3 +104,25 @@ def test_cli_check_writes_figures_and_tables(tmp_path, small_fit_path, runner):
     wrong = runner.invoke(main, ["check", str(small_fit_path), "--cohort", str(ROOT / "cohorts" / "cog_like.csv"),
                                  "--out", str(tmp_path / "x")])
     assert wrong.exit_code == 2 and "differs from the one the fit was made with" in wrong.stderr
+
+
+@pytest.mark.slow
+def test_prior_sensitivity_and_cross_validation(small_fit):
+    from relapse_model.checks.model_checks import cross_validate
+    from relapse_model.checks.sensitivity import prior_sensitivity
+    cohort = load_bundled("bfm_like")
+    weak = RelapseModel(ROOT / "priors" / "weak.toml").fit(cohort, draws=150, tune=150, chains=2, random_seed=11,
+                                                           progressbar=False)
+    out = prior_sensitivity(small_fit, weak, cohort)
+    effects = out["effects"].set_index("covariate")
+    # mrd_unknown has a flat N(0, 1) prior in both files' spirit: the data dominate, it barely moves;
+    # under weak priors the informative early-relapse prior is gone, so that effect moves more
+    assert np.isfinite(effects["shift (reference posterior SDs)"]).all()
+    probs = out["probabilities"]
+    assert set(probs["quantity"]) >= {"relapse_incidence", "event_free_survival", "cure_probability"}
+    assert (probs["difference"].abs() < 0.2).all()      # headline probabilities are data-driven here
+    cv = cross_validate(small_fit, cohort, k=2, seed=1, horizons=(12.0, 36.0),
+                        fit_kwargs={"draws": 100, "tune": 100})
+    mean = cv[cv["fold"] == "mean"].iloc[0]
+    assert 0.6 < mean["harrell_c"] < 0.95 and 0.6 < mean["uno_c"] < 0.95
+    assert 0.0 < mean["integrated_brier"] < 0.25

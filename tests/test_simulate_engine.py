@@ -202,3 +202,17 @@ def test_existing_dask_cluster_by_address_gives_identical_results(small_fit, ref
         other = simulate_trials(small_fit, spec, seed=9, n_trials=600, scenarios=("power", "no_effect"),
                                 scheduler=cluster.scheduler_address)
     xr.testing.assert_identical(ref, other)
+
+
+def test_population_drawn_from_a_covariate_specification(small_fit):
+    spec = _spec("cpx351_vs_flag", **{"arms.1.add": ["gilteritinib"],
+                                      "population.generate": {"spec": "cog_like", "n": 3000, "seed": 2,
+                                                              "parameters": {"p_flt3_itd": 0.6}}})
+    pop = prepare_population(small_fit, spec)
+    assert pop.n == 3000
+    assert 0.55 < pop.target["gilteritinib"].mean() < 0.65     # the specified FLT3-ITD share
+    bad = spec.model_dump(by_alias=True, exclude_none=True)
+    bad["population"]["generate"]["parameters"] = {"p_flt3": 0.6}
+    from relapse_model.simulate.spec import parse_spec
+    with pytest.raises(InputError, match="population.generate.parameters"):
+        prepare_population(small_fit, parse_spec(bad, "spec"))

@@ -55,3 +55,31 @@ def compare_models(fits: dict) -> pd.DataFrame:
     keep = [c for c in ("rank", "elpd", "elpd_diff", "dse", "weight", "p", "se") if c in table.columns]
     k = loo_table(fits).set_index("model")[[f"pareto k > {K_THRESHOLD}", "max pareto k"]]
     return table[keep].join(k)
+
+
+#: The comparisons the checks call for: baseline, cure fraction, stemness, MRD.
+STANDARD_VARIANTS: dict[str, dict] = {
+    "Weibull + cure (default)": {},
+    "piecewise + cure": {"baseline": "piecewise"},
+    "Weibull, no cure": {"cure": False},
+    "Weibull + cure, no stemness": {"stemness": None},
+    "Weibull + cure, no MRD": {"include_mrd": False},
+}
+
+
+def standard_comparison(cohort, *, priors=None, seed: int = 0, fit_kwargs: dict | None = None,
+                        variants: dict[str, dict] | None = None) -> tuple[pd.DataFrame, dict]:
+    """Fit the standard variants to one cohort and compare them by LOO.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        The :func:`compare_models` table and the fitted models by name.
+    """
+    from relapse_model.models import RelapseModel
+    from relapse_model.models.model import DEFAULT_PRIORS
+
+    kwargs = {"draws": 1000, "tune": 1000, "chains": 4, "progressbar": False, **(fit_kwargs or {})}
+    fits = {name: RelapseModel(priors or DEFAULT_PRIORS, **config).fit(cohort, random_seed=seed, **kwargs)
+            for name, config in (variants or STANDARD_VARIANTS).items()}
+    return compare_models(fits), fits

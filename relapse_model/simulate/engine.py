@@ -57,7 +57,19 @@ class Population:
 
 
 def population_cohort(spec: TrialSpec) -> Cohort:
-    """The cohort patients are resampled from: a bundled name or a file path."""
+    """The cohort patients are resampled from: generated from a covariate specification, a
+    bundled name, or a file path."""
+    gen = spec.population.generate
+    if gen is not None:
+        from relapse_model.cohort.bundled import cohorts_dir, read_spec
+        from relapse_model.cohort.reference import simulate_reference_cohort
+        ref = read_spec(cohorts_dir() / f"{gen.spec}.toml")
+        try:
+            params = ref.generator_parameters().with_overrides(dict(ref.parameters) | gen.parameters)
+        except KeyError as exc:
+            raise InputError.single(spec.name, f"key 'population.generate.parameters': {exc.args[0]}") from None
+        frame = simulate_reference_cohort(gen.n, ref.study_list(), params, gen.seed)
+        return Cohort.from_frame(frame, f"generated from {gen.spec} (seed {gen.seed})")
     name = spec.population.cohort
     path = bundled_path(name) if "/" not in name and not name.endswith((".csv", ".parquet", ".tsv")) else name
     return load_cohort(path)

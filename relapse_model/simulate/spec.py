@@ -96,10 +96,24 @@ class Interim(_Strict):
         return self
 
 
+class Generated(_Strict):
+    """Virtual patients drawn from a covariate specification instead of an existing cohort:
+    the covariate distributions of a reference-cohort spec (``cohorts/NAME.toml``), with
+    ``parameters`` overriding any of them (e.g. ``p_flt3_itd``, ``cytogenetics_probs``,
+    ``diagnosis_to_relapse_median_months``), ``n`` patients from ``seed``."""
+
+    spec: str = "cog_like"
+    n: int = Field(default=5000, gt=0)
+    seed: int = 0
+    parameters: dict[str, Any] = {}
+
+
 class Population(_Strict):
-    """Virtual patients: resampled from a cohort, optionally restricted to the eligible."""
+    """Virtual patients: resampled from a cohort (or a generated one), optionally restricted to
+    the eligible (a patient is eligible when any condition holds)."""
 
     cohort: str = "cog_like"
+    generate: Generated | None = None
     eligible: list[Condition] = []
 
 
