@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator
+from relapse_model.report.png import save_png
 
 CONF_LEVEL = 0.95
 
@@ -218,8 +219,4 @@ def calibration_figure(table: pd.DataFrame, path: str | Path) -> Path:
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # fixed metadata so the same table gives the same bytes
-    fig.savefig(path, dpi=100, format="png", metadata={"Software": None})
-    return path
+    return save_png(fig, path)

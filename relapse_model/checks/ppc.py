@@ -20,6 +20,7 @@ from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_me
 from relapse_model.models.design import Design
 from relapse_model.models.outcomes import simulate_outcomes
 from relapse_model.models.parameters import ParameterDraws
+from relapse_model.report.png import save_png
 
 #: Curves compared, with what each estimates (cause 1 relapse, cause 2 death without relapse).
 CURVES: dict[str, str] = {
@@ -291,8 +292,4 @@ def ppc_figure(ds: xr.Dataset, path: str | Path) -> Path:
             ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7, loc="upper right")
     fig.suptitle(f"Posterior-predictive check, {ds.attrs.get('n_replicates', '?')} replicates", fontsize=11)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # fixed metadata so the same Dataset gives the same bytes
-    fig.savefig(path, dpi=100, format="png", metadata={"Software": None})
-    return path
+    return save_png(fig, path)

@@ -24,6 +24,7 @@ from scipy import stats
 from relapse_model.cohort.cohort import Cohort
 from relapse_model.models.outcomes import simulate_outcomes, with_simulated_outcomes
 from relapse_model.models.parameters import ParameterDraws
+from relapse_model.report.png import save_png
 
 
 @dataclass(frozen=True)
@@ -151,11 +152,9 @@ def sbc_figure(result: SBCResult, path: str | Path) -> Path:
     for ax in axes.ravel()[len(names):]:
         ax.set_visible(False)
     fig.suptitle(f"SBC: ECDF difference of ranks, {n} replications, L = {result.n_posterior}", fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
+    saved = save_png(fig, path)
     plt.close(fig)
-    return path
+    return saved
 
 
 def main(argv: list[str] | None = None) -> None:

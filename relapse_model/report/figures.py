@@ -13,6 +13,7 @@ from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_me
 
 from relapse_model.cohort.cohort import Cohort  # noqa: E402
 from relapse_model.cohort.vocabulary import RISK_GROUPS  # noqa: E402
+from relapse_model.report.png import save_png  # noqa: E402
 
 
 def _km_step(ax: plt.Axes, event: np.ndarray, time: np.ndarray, label: str, color: str | None = None) -> None:
@@ -52,9 +53,6 @@ def outcome_figure(cohort: Cohort, path: str | Path, horizon_months: float = 96.
         ax.legend(fontsize=8, loc="upper right")
     axes[0].set_ylabel("probability")
     fig.suptitle(f"{Path(cohort.source).name}: {len(cohort)} patients", fontsize=11)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # fixed metadata so the same cohort gives the same bytes
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    saved = save_png(fig, path, dpi=110)
     plt.close(fig)
-    return path
+    return saved
