@@ -415,11 +415,13 @@ def _bench_full(plan: Plan) -> list[dict[str, Any]]:
             result, wall, bg = _fit_in_fresh_process(baseline, cache, args)
             discarded = None
             if bg > RETRY_ABOVE_CORES:
-                # the headline timings: repeat once on a quieter machine, and say so
+                # the headline timings: repeat once, keep the less disturbed attempt and say so
                 _say(f"    {wall:.1f} s with {bg:.2f} cores used by other processes: waiting, repeating once")
-                discarded = {"wall_s": wall, "background_cores": bg}
                 wait_for_quiet(RETRY_WAIT_S)
-                result, wall, bg = _fit_in_fresh_process(baseline, cache, args)
+                attempts = sorted([(result, wall, bg), _fit_in_fresh_process(baseline, cache, args)],
+                                  key=lambda attempt: attempt[2])
+                (result, wall, bg), (_, other_wall, other_bg) = attempts
+                discarded = {"wall_s": other_wall, "background_cores": other_bg}
             runs.append({"baseline": baseline, "cache": cache, "wall_s": wall, "background_cores": bg,
                          "discarded": discarded, **result})
             _say(f"    wall {wall:.1f} s (sampling {result['sampling_s']:.1f} s), divergences "
@@ -458,7 +460,7 @@ def _section_full(plan: Plan, runs: list[dict[str, Any]], quick: bool) -> list[s
                   (f"min bulk ESS >= {TARGET_ESS_BULK:g}: {_mark(warm['ess_bulk'] >= TARGET_ESS_BULK)} "
                   f"({warm['ess_bulk']:.0f})")]
         same = "identical" if warm["hash"] == cold["hash"] else "DIFFERENT"
-        repeated = [f"{r['cache']} fit repeated (first attempt {r['discarded']['wall_s']:.1f} s with "
+        repeated = [f"{r['cache']} fit repeated (other attempt {r['discarded']['wall_s']:.1f} s with "
                     f"{r['discarded']['background_cores']:.2f} cores used by other processes)"
                     for r in (warm, cold) if r["discarded"]]
         out.append(f"- **{baseline}** targets{' (quick run: not meaningful)' if quick else ''}: "
