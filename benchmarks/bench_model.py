@@ -54,7 +54,7 @@ RETRY_WAIT_S = 60.0
 #: The textbook comparison runs at pm.sample's default and at ``fit()``'s default, both models alike.
 COMPARE_TARGET_ACCEPTS = (0.8, 0.95)
 #: Notebook-style vague priors of the textbook model (the notebook: Gamma(0.01, 0.01) rates,
-#: Normal(0, 1000) coefficients); on the log scale as in the brief's formulation.
+#: Normal(0, 1000) coefficients), on the log scale of exp(log_rate + X @ beta).
 VAGUE_SD = 10.0
 
 
