@@ -76,3 +76,13 @@ def test_aliases_are_normalised_and_extra_columns_kept():
     assert d["hsct_cr1"].tolist()[:2] == [False, True]
     assert cohort.extra_columns == ["extra"] and d["extra"][0] == "keep me"
     assert len(cohort) == len(rows)  # nothing dropped
+
+
+def test_parquet_with_nullable_columns_keeps_missing_values_missing(tmp_path):
+    frame = pd.DataFrame(valid_rows()).astype(str).replace("", None)
+    frame["lsc17"] = pd.array([0.4, None, 0.7, None], dtype="Float64")   # nullable: pd.NA, not NaN
+    frame["age_years"] = pd.array([8, 9, 10, 11], dtype="Int64")
+    frame.to_parquet(tmp_path / "nullable.parquet")
+    cohort = load_cohort(tmp_path / "nullable.parquet")
+    assert cohort.data["lsc17"].isna().tolist() == [False, True, False, True]
+    assert cohort.data["age_years"].tolist() == [8.0, 9.0, 10.0, 11.0]

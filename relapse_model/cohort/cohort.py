@@ -10,7 +10,7 @@ import pandas as pd
 
 from relapse_model.cohort import endpoints
 from relapse_model.cohort.mrd import MRDRules, interpret_mrd
-from relapse_model.cohort.reading import read_text_table
+from relapse_model.cohort.reading import frame_as_text, read_text_table
 from relapse_model.cohort.schema import COLUMNS, EARLY_RELAPSE_MONTHS
 from relapse_model.cohort.validation import validate_table
 from relapse_model.cohort.vocabulary import RISK_GROUP_OF, RISK_GROUPS
@@ -41,11 +41,7 @@ class Cohort:
     def from_frame(cls, frame: pd.DataFrame, source: str = "<frame>", *,
                    mrd_rules: MRDRules | None = None, row_offset: int = 2) -> Cohort:
         """Validate a DataFrame (any cell types) and derive the model-ready columns."""
-        text = frame.reset_index(drop=True).apply(
-            lambda col: col.map(lambda v: pd.NA if _is_missing(v) else str(v).strip())
-        ).replace("", pd.NA).astype("string")
-        text.columns = [str(c).strip() for c in text.columns]
-        return cls._from_text(text, source, row_offset, mrd_rules or MRDRules())
+        return cls._from_text(frame_as_text(frame), source, row_offset, mrd_rules or MRDRules())
 
     @classmethod
     def _from_text(cls, text: pd.DataFrame, source: str, row_offset: int,
@@ -125,9 +121,3 @@ def load_patients(path: str | Path, *, mrd_rules: MRDRules | None = None) -> Coh
         if column not in text.columns:
             text[column] = pd.Series(value, index=text.index, dtype="string")
     return Cohort._from_text(text, str(path), offset, mrd_rules or MRDRules())
-
-
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    return isinstance(value, float) and value != value

@@ -76,12 +76,20 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
         raise InputError.single(str(path), f"not a readable Parquet file ({_first_line(exc)})") from None
-    return frame.apply(_as_text).astype("string")
+    return frame_as_text(frame)
 
 
-def _as_text(column: pd.Series) -> pd.Series:
-    # repr-exact text for numbers, so parsing back gives the stored value
-    return column.map(lambda v: pd.NA if v is None or (isinstance(v, float) and v != v) else str(v))
+def frame_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Any-typed cells as stripped text, missing (None, NaN, pd.NA) and blank cells as ``<NA>``.
+
+    ``str`` gives repr-exact text for numbers, so parsing back gives the stored value.
+    """
+    def cell(v: object) -> object:
+        return pd.NA if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v).strip()
+
+    text = frame.reset_index(drop=True).apply(lambda col: col.map(cell)).replace("", pd.NA).astype("string")
+    text.columns = [str(c).strip() for c in text.columns]
+    return text
 
 
 def _first_line(exc: BaseException) -> str:

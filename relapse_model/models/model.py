@@ -156,7 +156,6 @@ class RelapseModel:
         RelapseModel
             ``self``, fitted.
         """
-        import pymc as pm
 
         if sampler not in ("pymc", "nutpie"):
             raise InputError.single("fit", f"sampler {sampler!r} is not one of pymc, nutpie")
@@ -164,17 +163,8 @@ class RelapseModel:
         design = self.design(cohort)
         from relapse_model.models.build import build_pymc_model
         model = build_pymc_model(design, self.priors, self.config)
-        kwargs: dict[str, Any] = dict(backend="c") if sampler == "pymc" else {}
-        with warnings.catch_warnings():
-            _quiet_known_warnings()
-            with model:
-                idata = pm.sample(draws=draws, tune=tune, chains=chains,
-                                  cores=cores or min(chains, os.cpu_count() or 1),
-                                  random_seed=random_seed, nuts_sampler=sampler,
-                                  progressbar=progressbar, target_accept=target_accept,
-                                  compute_convergence_checks=False, **kwargs)
-                pm.compute_log_likelihood(idata, model=model, progressbar=False,
-                                          **({"backend": "c"} if sampler == "pymc" else {}))
+        idata = _sample(model, draws=draws, tune=tune, chains=chains, cores=cores, random_seed=random_seed,
+                        sampler=sampler, target_accept=target_accept, progressbar=progressbar)
         self._posterior, self._design, self._cohort = idata, design, cohort
         self._data_hash = cohort_hash(cohort)
         self._stamp(idata, random_seed, sampler, draws, tune, chains)
@@ -197,7 +187,6 @@ class RelapseModel:
 
         The class / study hierarchy is switched off (there are no classes or studies).
         """
-        import pymc as pm
 
         from relapse_model.models.build import build_pymc_model
 
@@ -215,14 +204,8 @@ class RelapseModel:
         design = Design(np.asarray(X, dtype=float), tuple(names), np.zeros(n, np.int64), np.zeros(n, np.int64),
                         ("all",), Standardisation(), np.maximum(np.asarray(time, float), 1e-3), event_arr, cause_arr)
         model = build_pymc_model(design, self.priors, self.config)
-        with warnings.catch_warnings():
-            _quiet_known_warnings()
-            with model:
-                idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=min(chains, os.cpu_count() or 1),
-                                  random_seed=random_seed, nuts_sampler="pymc", backend="c",
-                                  progressbar=progressbar, target_accept=target_accept,
-                                  compute_convergence_checks=False)
-                pm.compute_log_likelihood(idata, model=model, progressbar=False, backend="c")
+        idata = _sample(model, draws=draws, tune=tune, chains=chains, cores=None, random_seed=random_seed,
+                        sampler="pymc", target_accept=target_accept, progressbar=progressbar)
         self._posterior, self._design, self._cohort = idata, design, None
         self._data_hash = _sha(np.column_stack([design.X, design.time, event_arr]).tobytes())
         self._stamp(idata, random_seed, "pymc", draws, tune, chains)
@@ -425,6 +408,23 @@ def _prior_set_from_text(text: str, source: str) -> PriorSet:
         p.write_text(text, encoding="utf-8")
         loaded = load_priors(p)
     return PriorSet(source, loaded.name, loaded.description, loaded.entries, text)
+
+
+def _sample(model, *, draws: int, tune: int, chains: int, cores: int | None, random_seed: int, sampler: str,
+            target_accept: float, progressbar: bool) -> xr.DataTree:
+    """NUTS draws plus the pointwise log-likelihood (every row, for LOO), known noise silenced."""
+    import pymc as pm
+
+    backend: dict[str, Any] = {"backend": "c"} if sampler == "pymc" else {}
+    with warnings.catch_warnings():
+        _quiet_known_warnings()
+        with model:
+            idata = pm.sample(draws=draws, tune=tune, chains=chains,
+                              cores=cores or min(chains, os.cpu_count() or 1),
+                              random_seed=random_seed, nuts_sampler=sampler, progressbar=progressbar,
+                              target_accept=target_accept, compute_convergence_checks=False, **backend)
+            pm.compute_log_likelihood(idata, model=model, progressbar=False, **backend)
+    return idata
 
 
 def _quiet_known_warnings() -> None:

@@ -160,6 +160,7 @@ def simulate_block(spec: TrialSpec, pop: Population, seed: int, scenario: str, b
     z = np.empty((k, n_trials))
     prob = np.empty((k, n_trials))
     need_cox = a.primary in ("cox", "bayes")
+    cx = None
     for j, look in enumerate(looks):
         lr = analyses.logrank(look.time, look.event, arm, look.mask)
         if need_cox:
@@ -192,8 +193,10 @@ def simulate_block(spec: TrialSpec, pop: Population, seed: int, scenario: str, b
     pick = lambda arrs: np.stack(arrs)[stop, rows]  # noqa: E731 - value at each trial's stopping look
     final = looks[-1]
     nan = np.full(n_trials, np.nan)
-    cox = (analyses.cox_two_arm(final.time, final.event, arm, final.mask) if "cox" in a.estimates
-           else analyses.CoxResult(nan, nan, nan, nan, np.zeros(n_trials, bool)))
+    if "cox" not in a.estimates:
+        cox = analyses.CoxResult(nan, nan, nan, nan, np.zeros(n_trials, bool))
+    else:  # the loop's last Cox fit is already the final look's
+        cox = cx if cx is not None else analyses.cox_two_arm(final.time, final.event, arm, final.mask)
     rmst_diff = (analyses.rmst_difference(final.time, final.event, arm, a.rmst_tau, final.mask).difference
                  if "rmst" in a.estimates else nan)
     result = {
