@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 #: How many problems one error message lists before summarising the rest.
 MAX_REPORTED_ISSUES = 50
@@ -60,6 +61,15 @@ class InputError(ValueError):
                column: str | None = None) -> InputError:
         """Build an error holding one issue."""
         return cls([Issue(str(source), row, column, message)])
+
+    @classmethod
+    def from_validation(cls, source: str, exc: Any) -> InputError:
+        """One issue per error of a pydantic ``ValidationError``, naming the dotted key."""
+        issues = []
+        for e in exc.errors():
+            key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+            issues.append(Issue(str(source), None, None, f"key '{key}': {e['msg'].removeprefix('Value error, ')}"))
+        return cls(issues)
 
     def _render(self) -> str:
         shown = [str(i) for i in self.issues[:MAX_REPORTED_ISSUES]]

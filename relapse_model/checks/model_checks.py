@@ -3,6 +3,7 @@ calibration at horizons, K-fold predictive accuracy, and writing it all to a fol
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,33 +55,51 @@ def posterior_predictive(model, cohort: Cohort, *, n_replicates: int = 200, seed
     return out
 
 
+def predicted_risks(model, cohort: Cohort, horizons: tuple[float, ...] | list[float]) -> dict[str, np.ndarray]:
+    """Posterior-mean risk by each horizon, arrays (n, H): ``"efs"`` is 1 - EFS (or 1 - survival),
+    ``"relapse"`` the relapse incidence (competing-risk model). One pass over the draws serves
+    every horizon."""
+    hs = np.asarray(horizons, dtype=float)
+    curves = patient_curves(model.parameters(1000), model.design(cohort, with_outcome=False), hs)
+    key = "event_free_survival" if "event_free_survival" in curves else "survival"
+    out = {"efs": 1.0 - curves[key].mean(axis=0)}
+    if "relapse_incidence" in curves:
+        out["relapse"] = curves["relapse_incidence"].mean(axis=0)
+    return out
+
+
 def predicted_risk(model, cohort: Cohort, horizon: float, kind: str = "efs") -> np.ndarray:
     """Posterior-mean risk by ``horizon``: 1 - EFS (or 1 - survival), or relapse incidence."""
-    curves = patient_curves(model.parameters(1000), model.design(cohort, with_outcome=False), np.array([horizon]))
-    if kind == "relapse":
-        return curves["relapse_incidence"][:, :, 0].mean(axis=0)
-    key = "event_free_survival" if "event_free_survival" in curves else "survival"
-    return 1.0 - curves[key][:, :, 0].mean(axis=0)
+    return predicted_risks(model, cohort, [horizon])[kind][:, 0]
 
 
-def calibration(model, cohort: Cohort, horizon: float, *, kind: str = "efs", n_groups: int = 5):
-    """Calibration table (predicted vs observed risk by risk group) and its slope and intercept."""
+def calibration(model, cohort: Cohort, horizon: float, *, kind: str = "efs", n_groups: int = 5,
+                predicted: np.ndarray | None = None):
+    """Calibration table (predicted vs observed risk by risk group) and its slope and intercept.
+
+    ``predicted`` (per-patient risk by ``horizon``, from :func:`predicted_risks`) saves
+    recomputing it.
+    """
     time, cause = _observed(model, cohort)
-    table = calibration_table(predicted_risk(model, cohort, horizon, kind), time, cause, horizon,
-                              n_groups=n_groups, kind=kind)
+    risk = predicted if predicted is not None else predicted_risk(model, cohort, horizon, kind)
+    table = calibration_table(risk, time, cause, horizon, n_groups=n_groups, kind=kind)
     return table, calibration_slope_intercept(table)
 
 
 def cross_validate(model, cohort: Cohort, *, k: int = 5, seed: int = 0, horizons: tuple[float, ...] = (12.0, 36.0, 60.0),
-                   fit_kwargs: dict[str, Any] | None = None) -> pd.DataFrame:
+                   fit_kwargs: dict[str, Any] | None = None,
+                   step: Callable[[str], None] | None = None) -> pd.DataFrame:
     """K-fold predictive accuracy: refit on each training fold with the model's priors and
-    configuration, score the held-out fold with scikit-survival's metrics."""
+    configuration, score the held-out fold with scikit-survival's metrics. ``step`` is called
+    with a description as each fold starts."""
     from relapse_model.models import RelapseModel
 
     kwargs = {"draws": 500, "tune": 500, "chains": 2, "progressbar": False, **(fit_kwargs or {})}
     time, cause = _observed(model, cohort)
     rows = []
     for fold, (train, test) in enumerate(kfold_indices(cause, k=k, seed=seed)):
+        if step:
+            step(f"cross-validation: fold {fold + 1} of {k}")
         fold_model = RelapseModel(model.priors, **{key: v for key, v in model.config.items()})
         fold_model.fit(cohort.subset(np.isin(np.arange(len(cohort)), train)), random_seed=seed + fold, **kwargs)
         test_cohort = cohort.subset(np.isin(np.arange(len(cohort)), test))
@@ -97,8 +116,13 @@ def cross_validate(model, cohort: Cohort, *, k: int = 5, seed: int = 0, horizons
 
 
 def write_checks(model, cohort: Cohort, out_dir: str | Path, *, horizons: tuple[float, ...] = (12.0, 36.0, 60.0),
-                 n_replicates: int = 200, seed: int = 0, cv_folds: int = 0) -> list[Path]:
-    """Write every check as PNG figures and CSV tables; return the files written."""
+                 n_replicates: int = 200, seed: int = 0, cv_folds: int = 0,
+                 step: Callable[[str], None] | None = None) -> list[Path]:
+    """Write every check as PNG figures and CSV tables; return the files written.
+
+    ``step`` is called with a short description as each stage starts (for progress output).
+    """
+    say = step or (lambda _msg: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -108,24 +132,27 @@ def write_checks(model, cohort: Cohort, out_dir: str | Path, *, horizons: tuple[
         frame.to_csv(path, index=index, lineterminator="\n")
         written.append(path)
 
+    say("convergence and PSIS-LOO")
     csv(convergence_table(model.posterior), "convergence.csv")
     csv(loo_table({"model": model}), "loo.csv")
     summaries = []
+    say(f"posterior-predictive checks ({n_replicates} replicates)")
     for name, ds in posterior_predictive(model, cohort, n_replicates=n_replicates, seed=seed).items():
         written.append(ppc_figure(ds, out / f"ppc_{name}.png"))
         keep = [v for v in ds.data_vars if "time" not in ds[v].dims]
         summaries.append(ds[keep].to_dataframe().reset_index().assign(grouping=name))
     csv(pd.concat(summaries, ignore_index=True), "ppc_summary.csv")
     fits = []
-    kinds = ["efs", "relapse"] if model.config["outcome"] == "competing" else ["efs"]
-    for kind in kinds:
-        for h in horizons:
-            table, fit = calibration(model, cohort, h, kind=kind)
+    say("calibration")
+    risks = predicted_risks(model, cohort, horizons)
+    for kind, risk in risks.items():
+        for j, h in enumerate(horizons):
+            table, fit = calibration(model, cohort, h, kind=kind, predicted=risk[:, j])
             csv(table, f"calibration_{kind}_{h:g}m.csv")
             written.append(calibration_figure(table, out / f"calibration_{kind}_{h:g}m.png"))
             fits.append({"kind": kind, "horizon": h, "slope": fit.slope, "intercept": fit.intercept,
                          "chi2 (slope 1, intercept 0)": fit.chi2, "p_value": fit.p_value})
     csv(pd.DataFrame(fits), "calibration_summary.csv")
     if cv_folds:
-        csv(cross_validate(model, cohort, k=cv_folds, seed=seed, horizons=horizons), "cross_validation.csv")
+        csv(cross_validate(model, cohort, k=cv_folds, seed=seed, horizons=horizons, step=step), "cross_validation.csv")
     return written

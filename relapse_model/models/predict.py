@@ -60,10 +60,30 @@ def patient_curves(params: ParameterDraws, design: Design, horizons: np.ndarray,
     return curves_from_eta(params, eta, horizons, conditional_on)
 
 
+#: Patients per block are chosen so each (draws, patients, grid) array stays near 64 MB.
+_BLOCK_ELEMENTS = 8_000_000
+
+
 def curves_from_eta(params: ParameterDraws, eta: dict[str, np.ndarray], horizons: np.ndarray,
                     conditional_on: float | None = None) -> dict[str, np.ndarray]:
-    """As :func:`patient_curves`, from linear predictors already computed (arrays (S, n))."""
+    """As :func:`patient_curves`, from linear predictors already computed (arrays (S, n)).
+
+    Patients are processed in blocks (each patient's curves are independent), which bounds
+    memory without changing any number.
+    """
     horizons = np.asarray(horizons, dtype=float)
+    n_draws, n = np.broadcast_shapes(*(np.shape(v) for v in eta.values()))
+    per_block = max(1, _BLOCK_ELEMENTS // (n_draws * len(_integration_grid(horizons, conditional_on))))
+    if n <= per_block:
+        return _curves_from_eta(params, eta, horizons, conditional_on)
+    parts = [_curves_from_eta(params, {k: np.broadcast_to(v, (n_draws, n))[:, i:i + per_block]
+                                       for k, v in eta.items()}, horizons, conditional_on)
+             for i in range(0, n, per_block)]
+    return {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
+
+
+def _curves_from_eta(params: ParameterDraws, eta: dict[str, np.ndarray], horizons: np.ndarray,
+                     conditional_on: float | None) -> dict[str, np.ndarray]:
     grid = _integration_grid(horizons, conditional_on)
     at = np.searchsorted(grid, horizons)
     h_r = baseline_cumulative_hazard(params.relapse, params.baseline_kind, params.grid, grid)

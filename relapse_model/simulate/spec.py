@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from relapse_model.cohort.schema import COLUMN
-from relapse_model.errors import InputError, Issue
+from relapse_model.errors import InputError
 from relapse_model.simulate.agents import Condition, available_agents, read_toml
 
 
@@ -161,20 +161,12 @@ class TrialSpec(_Strict):
         return seen
 
 
-def _issues(source: str, exc: ValidationError) -> list[Issue]:
-    issues = []
-    for e in exc.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        issues.append(Issue(source, None, None, f"key '{key}': {e['msg'].removeprefix('Value error, ')}"))
-    return issues
-
-
 def parse_spec(raw: dict[str, Any], source: str) -> TrialSpec:
     """Validate a spec dict; InputError names the source and every bad key."""
     try:
         return TrialSpec.model_validate(raw)
     except ValidationError as exc:
-        raise InputError(_issues(source, exc)) from None
+        raise InputError.from_validation(source, exc) from None
 
 
 def load_trial_spec(path: str | Path) -> TrialSpec:

@@ -1,0 +1,3 @@
+from relapse_model.cli import main
+
+main()

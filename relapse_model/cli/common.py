@@ -1,0 +1,106 @@
+"""What every command shares: consoles, exit codes, output options, tables and progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+import pandas as pd
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+#: Exit statuses, documented in ``relapse-model --help`` and the README.
+EXIT_OK, EXIT_BAD_INPUT, EXIT_DIAGNOSTICS = 0, 2, 3
+
+# wide enough for the tables when output goes to a file or a pipe
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def quiet_option(f: Callable) -> Callable:
+    return click.option("--quiet", "-q", is_flag=True,
+                        help="Print only warnings, errors and the paths written.")(f)
+
+
+def json_option(f: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print one JSON object on stdout (for scripts); progress and warnings go to stderr.")(f)
+
+
+def strict_option(f: Callable) -> Callable:
+    return click.option("--strict", is_flag=True,
+                        help="Exit with status 3 when the fit fails its convergence diagnostics.")(f)
+
+
+def print_json(payload: dict[str, Any]) -> None:
+    """One JSON object on stdout, nothing else."""
+    click.echo(json.dumps(payload, indent=1, default=_jsonable))
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A DataFrame as JSON-ready records (NaN becomes null)."""
+    return json.loads(frame.to_json(orient="records"))
+
+
+def fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    return str(value)
+
+
+def print_table(frame: pd.DataFrame, title: str | None = None) -> None:
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for col in frame.columns:  # escape: headers such as "E[events]" are not markup
+        table.add_column(escape(str(col)), justify="right" if pd.api.types.is_numeric_dtype(frame[col]) else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(escape(fmt(v)) for v in row))
+    out.print(table)
+
+
+def warn_failed_fit(model) -> bool:
+    """Print the convergence warning to stderr when the fit failed; return whether it passed."""
+    passed = bool(model.check()["passed"].all())
+    if not passed:
+        err.print("[bold red]WARNING: this fit FAILED its convergence checks; do not use its numbers "
+                  "before refitting (more draws, higher target_accept, or a simpler model)[/bold red]")
+    return passed
+
+
+def finish(passed: bool, strict: bool) -> None:
+    """Exit 3 under ``--strict`` when the diagnostics failed."""
+    if strict and not passed:
+        err.print("error: diagnostics failed and --strict was given (exit status 3)", markup=False)
+        sys.exit(EXIT_DIAGNOSTICS)
+
+
+def progress_bar(description: str, quiet: bool):
+    """A rich progress bar on stderr as a ``progress(done, total)`` callback, and its context manager."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, disable=quiet, transient=False)
+    task = bar.add_task(description, total=None)
+    return bar, lambda done, total: bar.update(task, completed=done, total=total)
+
+
+class Steps:
+    """Prints each stage of a long command on stderr with the time since the start."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.start = time.perf_counter()
+
+    def __call__(self, description: str) -> None:
+        if not self.quiet:
+            err.print(f"[dim]{time.perf_counter() - self.start:6.1f} s[/dim]  {escape(description)}")

@@ -1,0 +1,231 @@
+"""Commands on the model: ``fit``, ``predict`` and ``check``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from relapse_model.cli.common import (Steps, finish, json_option, out, print_json, print_table, quiet_option,
+                                      records, strict_option, warn_failed_fit)
+from relapse_model.errors import InputError
+
+
+def effect_view(hr: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The effect table per scale, as printed: posterior median (95% CrI) beside the prior."""
+    views = {}
+    for scale, part in hr.groupby("scale", sort=False):
+        views[str(scale)] = pd.DataFrame({
+            "effect": part["covariate"].str.replace("cytogenetics: ", "", regex=False),
+            "posterior median (95% CrI)": [f"{m:.2f} ({lo:.2f}-{hi:.2f})" for m, lo, hi in
+                                           zip(part.posterior_median, part.posterior_lower, part.posterior_upper)],
+            "prior median (95%)": [f"{m:.2f} ({lo:.2f}-{hi:.2f})" for m, lo, hi in
+                                   zip(part.prior_median, part.prior_lower, part.prior_upper)],
+        })
+    return views
+
+
+def print_fit(model) -> None:
+    """Convergence diagnostics and the effect table."""
+    checks = model.check()
+    print_table(checks.assign(value=checks["value"].map(lambda v: f"{v:.3g}"),
+                              passed=checks["passed"].map({True: "yes", False: "NO"})), "Convergence diagnostics")
+    for scale, view in effect_view(model.hazard_ratios()).items():
+        print_table(view, scale.capitalize())
+
+
+def fit_json(model) -> dict:
+    checks = model.check()
+    return {"passed": bool(checks["passed"].all()), "diagnostics": records(checks),
+            "effects": records(model.hazard_ratios())}
+
+
+@click.command()
+@click.argument("cohort", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--priors", "priors_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Priors file (default: priors/default.toml).")
+@click.option("--model", "outcome", type=click.Choice(["competing", "cure"]), default="competing",
+              show_default=True, help="competing: relapse vs death without relapse; cure: one endpoint.")
+@click.option("--endpoint", type=click.Choice(["efs", "os"]), default="efs", show_default=True,
+              help="Endpoint of --model cure.")
+@click.option("--baseline", type=click.Choice(["weibull", "piecewise"]), default="weibull", show_default=True)
+@click.option("--no-cure", is_flag=True, help="Fit without a cure fraction.")
+@click.option("--stemness", type=click.Choice(["lsc17", "plsc6", "none"]), default="lsc17", show_default=True)
+@click.option("--draws", type=click.IntRange(min=10), default=1000, show_default=True)
+@click.option("--tune", type=click.IntRange(min=10), default=1000, show_default=True)
+@click.option("--chains", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the fit (NetCDF).")
+@quiet_option
+@json_option
+@strict_option
+def fit(cohort: Path, priors_path: Path | None, outcome: str, endpoint: str, baseline: str, no_cure: bool,
+        stemness: str, draws: int, tune: int, chains: int, seed: int, out_path: Path, quiet: bool,
+        as_json: bool, strict: bool) -> None:
+    """Fit the hierarchical Bayesian model to a cohort and save the posterior.
+
+    Shows a progress bar while sampling, then the convergence diagnostics and the effect table
+    (posterior beside prior). A fit that fails its diagnostics is flagged on stderr, and exits
+    with status 3 under --strict (the file is still written, for inspection).
+
+    \b
+    Examples:
+      relapse-model fit cohorts/cog_like.csv --out fits/cog.nc --seed 1
+      relapse-model fit cohorts/cog_like.csv --priors priors/weak.toml --baseline piecewise \\
+          --out fits/cog_piecewise.nc --seed 1 --strict
+      relapse-model fit my_cohort.csv --out fit.nc --json > fit.json
+    """
+    from relapse_model.cohort import load_cohort
+    from relapse_model.models import RelapseModel
+    from relapse_model.models.model import DEFAULT_PRIORS
+
+    c = load_cohort(cohort)
+    model = RelapseModel(priors_path or DEFAULT_PRIORS, outcome=outcome, endpoint=endpoint,
+                         baseline=baseline, cure=not no_cure,
+                         stemness=None if stemness == "none" else stemness)
+    model.fit(c, draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=not (quiet or as_json))
+    passed = warn_failed_fit(model)
+    path = model.save(out_path)
+    if as_json:
+        print_json({"fit": str(path), **fit_json(model)})
+    else:
+        if not quiet:
+            print_fit(model)
+        out.print(f"wrote {path}", markup=False)
+    finish(passed, strict)
+
+
+def parse_horizons(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError.single("--horizons", f"'{text}' is not a comma-separated list of months") from None
+    if not values or any(v <= 0 for v in values):
+        raise InputError.single("--horizons", "give positive months, e.g. 12,36,60")
+    return values
+
+
+def _prediction_frame(ds) -> pd.DataFrame:
+    rows = []
+    names = [v for v in ds.data_vars if not v.endswith(("_lower", "_upper"))]
+    for name in names:
+        mean, lo, hi = ds[name], ds[f"{name}_lower"], ds[f"{name}_upper"]
+        frame = pd.DataFrame({"mean": mean.to_series(), "lower": lo.to_series(), "upper": hi.to_series()}).reset_index()
+        if "horizon" not in frame:
+            frame["horizon"] = float("nan")
+        frame.insert(1, "quantity", name)
+        rows.append(frame[["patient", "quantity", "horizon", "mean", "lower", "upper"]])
+    return pd.concat(rows, ignore_index=True)
+
+
+@click.command()
+@click.argument("fit_path", metavar="FIT", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("patients", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--horizons", default="12,36,60", show_default=True, help="Months since first relapse.")
+@click.option("--conditional-on", "conditional", type=float, default=None,
+              help="Condition on being event-free at this many months.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="CSV (one row per patient, horizon and quantity) or NetCDF (.nc).")
+@quiet_option
+@json_option
+@strict_option
+def predict(fit_path: Path, patients: Path, horizons: str, conditional: float | None, out_path: Path,
+            quiet: bool, as_json: bool, strict: bool) -> None:
+    """Per-patient posterior probabilities of relapse, event-free survival and cure.
+
+    PATIENTS has the cohort columns; outcome columns may be left out.
+
+    \b
+    Examples:
+      relapse-model predict fits/cog.nc new_patients.csv --horizons 12,36,60 --out risk.csv
+      relapse-model predict fits/cog.nc new_patients.csv --conditional-on 12 --horizons 36,60 --out risk.nc
+    """
+    from relapse_model.cohort import load_patients
+    from relapse_model.models import RelapseModel
+
+    hs = parse_horizons(horizons)
+    model = RelapseModel.load(fit_path)
+    passed = warn_failed_fit(model)
+    result = model.predict(load_patients(patients), hs, conditional_on_survival_to=conditional)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if out_path.suffix.lower() == ".nc":
+        result.to_netcdf(out_path, engine="h5netcdf")
+    else:
+        _prediction_frame(result).to_csv(out_path, index=False, lineterminator="\n")
+    if as_json:
+        print_json({"file": str(out_path), "patients": int(result.sizes["patient"]), "horizons": hs,
+                    "fit_passed_diagnostics": passed})
+    else:
+        out.print(f"wrote predictions for {result.sizes['patient']} patients to {out_path}", markup=False)
+    finish(passed, strict)
+
+
+@click.command()
+@click.argument("fit_path", metavar="FIT", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--cohort", "cohort_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The cohort the fit was made on (checked against the fit's hash).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--horizons", default="12,36,60", show_default=True, help="Calibration horizons (months).")
+@click.option("--replicates", type=click.IntRange(min=10), default=200, show_default=True,
+              help="Posterior-predictive replicates.")
+@click.option("--cv", "cv_folds", type=click.IntRange(min=0), default=0, show_default=True,
+              help="K-fold cross-validated accuracy (refits the model K times; 0 = skip).")
+@click.option("--compare", is_flag=True,
+              help="Also fit Weibull vs piecewise, cure vs no cure, without stemness, without MRD, and compare by LOO.")
+@click.option("--sensitivity", is_flag=True, help="Also refit with priors/weak.toml and report what moves.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@quiet_option
+@json_option
+@strict_option
+def check(fit_path: Path, cohort_path: Path, out_dir: Path, horizons: str, replicates: int, cv_folds: int,
+          compare: bool, sensitivity: bool, seed: int, quiet: bool, as_json: bool, strict: bool) -> None:
+    """Check a fit: convergence, LOO with Pareto k, posterior-predictive Kaplan-Meier and
+    cumulative-incidence curves (overall and by risk group, MRD, stemness, prior HSCT),
+    calibration at each horizon, and optionally cross-validated C-index, AUC and Brier score.
+
+    Writes PNG figures and CSV tables to OUT; prints each stage as it starts.
+
+    \b
+    Examples:
+      relapse-model check fits/cog.nc --cohort cohorts/cog_like.csv --out checks/cog
+      relapse-model check fits/cog.nc --cohort cohorts/cog_like.csv --out checks/cog --cv 5 --compare --strict
+    """
+    from relapse_model.checks.model_checks import write_checks
+    from relapse_model.cohort import load_cohort
+    from relapse_model.models import RelapseModel
+
+    steps = Steps(quiet or as_json)
+    c = load_cohort(cohort_path)
+    model = RelapseModel.load(fit_path, cohort=c)
+    passed = warn_failed_fit(model)
+    files = write_checks(model, c, out_dir, horizons=tuple(parse_horizons(horizons)), n_replicates=replicates,
+                         seed=seed, cv_folds=cv_folds, step=steps)
+    summary = pd.read_csv(out_dir / "calibration_summary.csv")
+    payload: dict = {"folder": str(out_dir), "fit_passed_diagnostics": passed, "calibration": records(summary)}
+    if not (quiet or as_json):
+        print_table(summary, "Calibration (slope 1 and intercept 0 when calibrated)")
+    if compare:
+        from relapse_model.checks.loo import standard_comparison
+        steps("LOO comparison: refitting four alternative models")
+        table, _ = standard_comparison(c, priors=model.priors, seed=seed)
+        table.to_csv(out_dir / "loo_comparison.csv", lineterminator="\n")
+        files.append(out_dir / "loo_comparison.csv")
+        payload["loo_comparison"] = records(table.reset_index(names="model"))
+        if not (quiet or as_json):
+            print_table(table.reset_index(names="model"), "LOO comparison (best first)")
+    if sensitivity:
+        from relapse_model.checks.sensitivity import prior_sensitivity
+        from relapse_model.models.model import PRIORS_DIR
+        steps("prior sensitivity: refitting with priors/weak.toml")
+        weak = RelapseModel(PRIORS_DIR / "weak.toml", **model.config).fit(c, random_seed=seed, progressbar=False)
+        for name, table in prior_sensitivity(model, weak, c).items():
+            table.to_csv(out_dir / f"prior_sensitivity_{name}.csv", index=False, lineterminator="\n")
+            files.append(out_dir / f"prior_sensitivity_{name}.csv")
+    payload["files"] = [str(f) for f in files]
+    if as_json:
+        print_json(payload)
+    else:
+        out.print(f"wrote {len(files)} files to {out_dir}", markup=False)
+    finish(passed, strict)

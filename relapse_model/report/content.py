@@ -1,0 +1,181 @@
+"""The numbers a report shows, as tables with small counts suppressed.
+
+Each function returns plain DataFrames (and xarray results for figures); :mod:`.build` writes
+them and :mod:`.html` lays them out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from relapse_model.checks.convergence import convergence_table
+from relapse_model.checks.loo import K_THRESHOLD, loo_table
+from relapse_model.checks.model_checks import calibration, predicted_risks
+from relapse_model.cohort.calibration import km_at
+from relapse_model.cohort.cohort import Cohort
+from relapse_model.cohort.summary import missing_table, summary_table
+from relapse_model.cohort.vocabulary import RISK_GROUPS
+from relapse_model.report.privacy import suppress_counts
+from relapse_model.report.spec import AgentPriorVariant
+from relapse_model.simulate.agents import EFFECTS, Agent, RatioPrior
+from relapse_model.simulate.engine import operating_characteristics, prepare_population, simulate_trials
+from relapse_model.simulate.spec import TrialSpec
+
+_Z95 = 1.959964
+
+
+def cohort_tables(cohort: Cohort, min_count: int) -> dict[str, pd.DataFrame]:
+    """Characteristics (counts below ``min_count`` suppressed) and missing values per column."""
+    missing = missing_table(cohort)
+    missing = missing[missing["missing"] > 0].assign(percent=lambda f: f["percent"].round(1))
+    small = (missing["missing"] > 0) & (missing["missing"] < min_count)
+    missing["percent"] = missing["percent"].where(~small)
+    return {"characteristics": summary_table(cohort, min_count=min_count),
+            "missing_values": suppress_counts(missing, ["missing"], min_count)}
+
+
+def diagnostics(model) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Convergence table, LOO table and the verdict (passed, failed diagnostics, Pareto-k note)."""
+    conv = convergence_table(model.posterior)
+    loo = loo_table({"fitted model": model})
+    failed = conv.loc[~conv["passed"], "diagnostic"].tolist()
+    n_high_k = int(loo[f"pareto k > {K_THRESHOLD}"].iloc[0])
+    verdict = {
+        "passed": not failed,
+        "failed": failed,
+        "values": {row.diagnostic: float(row.value) for row in conv.itertuples()},
+        "pareto_k_note": (f"{n_high_k} patient(s) with Pareto k > {K_THRESHOLD}: their LOO terms are unreliable"
+                          if n_high_k else ""),
+    }
+    conv = conv.assign(passed=conv["passed"].map({True: "yes", False: "NO"}))
+    return conv, loo, verdict
+
+
+def effect_table(model) -> pd.DataFrame:
+    """Every effect on its ratio scale, posterior beside prior (the forest plot's data)."""
+    return model.hazard_ratios().drop(columns=["term"], errors="ignore")
+
+
+def _profile_masks(cohort: Cohort) -> dict[str, np.ndarray]:
+    d = cohort.data
+    mrd = d["mrd_positive"].map({True: "MRD+", False: "MRD-"}).fillna("MRD unknown").astype(str).to_numpy()
+    risk = d["risk_group"].astype(str).to_numpy()
+    masks = {}
+    for g in RISK_GROUPS:
+        for m in ("MRD-", "MRD+", "MRD unknown"):
+            masks[f"{g}, {m}"] = (risk == g) & (mrd == m)
+    return masks
+
+
+def risk_profiles(model, cohort: Cohort, horizon: float, min_count: int) -> pd.DataFrame:
+    """Predicted (posterior mean, 95% CrI) and observed risk by cytogenetic risk group x MRD.
+
+    Only aggregates are shown; a profile with fewer than ``min_count`` patients has its count
+    suppressed and its estimates left blank.
+    """
+    masks = {name: m for name, m in _profile_masks(cohort).items() if m.any()}
+    big = {name: cohort.subset(m) for name, m in masks.items() if m.sum() >= min_count}
+    rows = []
+    curves = model.survival_curves(big, times=[horizon]) if big else None
+    has_relapse = curves is not None and "relapse_incidence" in curves
+    efs_key = "event_free_survival" if curves is not None and "event_free_survival" in curves else "survival"
+    for name, mask in masks.items():
+        row: dict[str, object] = {"profile": name, "patients": int(mask.sum())}
+        if name in big:
+            c = curves.sel(group=name).isel(time=0)
+            row |= {"predicted_efs": float(c[efs_key]), "predicted_efs_lower": float(c[f"{efs_key}_lower"]),
+                    "predicted_efs_upper": float(c[f"{efs_key}_upper"])}
+            if has_relapse:
+                row |= {"predicted_relapse": float(c["relapse_incidence"]),
+                        "predicted_relapse_lower": float(c["relapse_incidence_lower"]),
+                        "predicted_relapse_upper": float(c["relapse_incidence_upper"])}
+            row["observed_efs"] = km_at(big[name], horizon, endpoint="efs")
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    estimates = [c for c in table.columns if c not in ("profile", "patients")]
+    return suppress_counts(table, ["patients"], min_count, blank_with=estimates, group_size="patients")
+
+
+def calibration_tables(model, cohort: Cohort, horizons: list[float], min_count: int
+                       ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Calibration slope/intercept per endpoint and horizon, and the grouped tables behind them."""
+    fits, tables = [], {}
+    for kind, risk in predicted_risks(model, cohort, horizons).items():
+        for j, h in enumerate(horizons):
+            table, fit = calibration(model, cohort, h, kind=kind, predicted=risk[:, j])
+            tables[f"{kind}_{h:g}m"] = suppress_counts(table, ["n", "events"], min_count)
+            fits.append({"endpoint": "event-free survival" if kind == "efs" else "relapse incidence",
+                         "horizon (months)": h, "slope": fit.slope, "intercept": fit.intercept,
+                         "chi2 (slope 1, intercept 0)": fit.chi2, "p value": fit.p_value})
+    return pd.DataFrame(fits), tables
+
+
+def ppc_table(ppc: dict[str, xr.Dataset], min_count: int) -> pd.DataFrame:
+    """Per subgroup: share of the curve outside the predictive band and the tail p-value."""
+    parts = []
+    for name, ds in ppc.items():
+        keep = [v for v in ds.data_vars if "time" not in ds[v].dims]
+        parts.append(ds[keep].to_dataframe().reset_index().assign(grouping=name))
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame[(frame["grouping"] == "all") | (frame["group"] != "all")]
+    cols = ["grouping", "group", "n_patients"] + [c for c in frame.columns if c not in ("grouping", "group", "n_patients")]
+    estimates = [c for c in cols if c not in ("grouping", "group", "n_patients")]
+    return suppress_counts(frame[cols].reset_index(drop=True), ["n_patients"], min_count,
+                           blank_with=estimates, group_size="n_patients")
+
+
+def vary_agent(agent: Agent, variant: AgentPriorVariant) -> Agent:
+    """The agent with each effect prior shrunk toward no effect and/or widened on the log scale."""
+    update = {}
+    for effect in EFFECTS:
+        prior: RatioPrior | None = getattr(agent, effect)
+        if prior is None:
+            continue
+        mean, sd = (1.0 - variant.shrink) * prior.log_mean, prior.log_sd * variant.sd_scale
+        update[effect] = RatioPrior.model_construct(median=float(np.exp(mean)), lower=float(np.exp(mean - _Z95 * sd)),
+                                                    upper=float(np.exp(mean + _Z95 * sd)))
+    return agent.model_copy(update=update)
+
+
+def trial_results(model, spec: TrialSpec, *, seed: int, n_trials: int | None,
+                  variants: list[AgentPriorVariant],
+                  progress: Callable[[int, int], None] | None = None) -> tuple[xr.Dataset, pd.DataFrame, pd.DataFrame]:
+    """Simulate a trial under every scenario, then its assurance under each agent-prior variant.
+
+    The variants reuse the seed (common random numbers), so differences between rows come from
+    the prior, not from Monte Carlo noise.
+
+    Returns
+    -------
+    (xarray.Dataset, pandas.DataFrame, pandas.DataFrame)
+        Per-trial results with arm curves, operating characteristics, and the sensitivity table.
+    """
+    pop = prepare_population(model, spec)
+    ds = simulate_trials(model, spec, seed=seed, n_trials=n_trials, population=pop, progress=progress)
+    oc = operating_characteristics(ds).drop(columns=["meaning"])
+    assurance = oc.loc[oc["scenario"] == "assurance"].iloc[0]
+    rows = [{"agent prior": "as specified", **_prior_summary(pop.agents),
+             "assurance": assurance["P(success)"], "MC SE": assurance["MC SE"]}]
+    for variant in variants:
+        agents = {name: vary_agent(a, variant) for name, a in pop.agents.items()}
+        varied = simulate_trials(model, spec, seed=seed, n_trials=n_trials, scenarios=("assurance",),
+                                 population=replace(pop, agents=agents), curves=False)
+        row = operating_characteristics(varied).iloc[0]
+        rows.append({"agent prior": variant.name, **_prior_summary(agents),
+                     "assurance": row["P(success)"], "MC SE": row["MC SE"]})
+    return ds, oc, pd.DataFrame(rows)
+
+
+def _prior_summary(agents: dict[str, Agent]) -> dict[str, str]:
+    out = {}
+    for name, agent in agents.items():
+        for effect in EFFECTS:
+            prior = getattr(agent, effect)
+            if prior is not None:
+                out[f"{name} {effect}"] = f"{prior.median:.2f} ({prior.lower:.2f}-{prior.upper:.2f})"
+    return out
