@@ -11,7 +11,29 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from relapse_model.cohort import Cohort, MRDRules, load_cohort  # noqa: E402
+from relapse_model.cohort import Cohort, MRDRules, load_cohort, load_patients  # noqa: E402
 from relapse_model.errors import InputError  # noqa: E402
 
-__all__ = ["Cohort", "InputError", "MRDRules", "__version__", "load_cohort"]
+# The research-script API in one namespace; modelling, simulation and reports import PyMC and
+# friends, so they load on first use and the command line starts fast.
+_LAZY = {
+    "load_bundled": "relapse_model.cohort.bundled",
+    "RelapseModel": "relapse_model.models",
+    "load_trial_spec": "relapse_model.simulate.spec",
+    "with_overrides": "relapse_model.simulate.spec",
+    "simulate_trials": "relapse_model.simulate.engine",
+    "operating_characteristics": "relapse_model.simulate.engine",
+    "ReportSpec": "relapse_model.report.spec",
+    "load_report_spec": "relapse_model.report.spec",
+    "build_report": "relapse_model.report.build",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'relapse_model' has no attribute '{name}'")
+
+
+__all__ = ["Cohort", "InputError", "MRDRules", "__version__", "load_cohort", "load_patients", *_LAZY]

@@ -12,20 +12,29 @@ from relapse_model.cli import main
 from tests.conftest import BUNDLED, COHORTS
 
 
-@pytest.mark.parametrize("command", ["validate", "stemness", "cohorts", "demo"])
-def test_every_command_has_help(command, runner):
+COMMANDS = ["demo", "validate", "cohorts", "stemness", "fit", "check", "predict", "simulate", "report"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_examples(command, runner):
     result = runner.invoke(main, [command, "--help"])
     assert result.exit_code == 0
-    assert "Usage:" in result.output
+    assert "Usage:" in result.output and "Example" in result.output
+    assert f"relapse-model {command}" in result.output
 
 
-def test_demo_writes_figure_and_summary(tmp_path, runner):
-    result = runner.invoke(main, ["demo", "--out", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    png = tmp_path / "bfm_like_outcomes.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    summary = pd.read_csv(tmp_path / "bfm_like_summary.csv")
-    assert summary.set_index("characteristic").loc["patients", "value"] == "200"
+def test_main_help_lists_commands_and_documents_exit_statuses(runner):
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert all(c in result.output for c in COMMANDS)
+    for status in ("0  success", "2  bad input", "3  the fit failed"):
+        assert status in result.output
+
+
+@pytest.mark.parametrize("command", ["fit", "check", "predict", "simulate", "report", "demo"])
+def test_long_commands_take_quiet_json_and_strict(command, runner):
+    result = runner.invoke(main, [command, "--help"])
+    assert all(flag in result.output for flag in ("--quiet", "--json", "--strict"))
 
 
 def test_cohorts_lists_every_bundled_cohort(runner):
@@ -62,3 +71,34 @@ def test_readme_schema_table_matches_the_schema():
     from relapse_model.cohort.schema import schema_markdown
     from tests.conftest import ROOT
     assert schema_markdown() in (ROOT / "README.md").read_text()
+
+
+def test_fit_json_and_strict_exit_status_3(tmp_path, runner):
+    """A deliberately short fit fails its diagnostics: the file is written, the JSON says so,
+    and --strict turns it into exit status 3."""
+    args = ["fit", str(COHORTS / "bfm_like.csv"), "--draws", "20", "--tune", "20", "--chains", "2",
+            "--out", str(tmp_path / "fit.nc"), "--json"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["passed"] is False and payload["fit"] == str(tmp_path / "fit.nc")
+    assert {d["diagnostic"] for d in payload["diagnostics"]} >= {"max R-hat", "divergences"}
+    assert any(e["covariate"] == "early_relapse" for e in payload["effects"])
+    assert "FAILED" in result.stderr
+    strict = runner.invoke(main, [*args[:-1], "--quiet", "--strict"])
+    assert strict.exit_code == 3 and (tmp_path / "fit.nc").is_file()
+
+
+def test_predict_json(small_fit_path, tmp_path, runner):
+    result = runner.invoke(main, ["predict", str(small_fit_path), str(COHORTS / "bfm_like.csv"), "--horizons", "12,36",
+                                  "--out", str(tmp_path / "p.csv"), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["patients"] == 200 and payload["horizons"] == [12.0, 36.0]
+    assert pd.read_csv(tmp_path / "p.csv")["patient"].nunique() == 200
+
+
+def test_quiet_validate_prints_one_line(runner):
+    result = runner.invoke(main, ["validate", str(COHORTS / "bfm_like.csv"), "--quiet"])
+    assert result.exit_code == 0
+    assert result.output.strip().splitlines() == [f"{COHORTS / 'bfm_like.csv'}: valid, 200 patients"]

@@ -84,6 +84,25 @@ def finish(passed: bool, strict: bool) -> None:
         sys.exit(EXIT_DIAGNOSTICS)
 
 
+def command_line() -> list[str]:
+    """The running command as typed: its path and every parameter given on the command line."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    words = ["relapse-model", *ctx.command_path.split()[1:]]  # the program's name, whatever invoked it
+    for param in ctx.command.params:
+        if ctx.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[param.name]
+        if isinstance(param, click.Argument):
+            words.append(str(value))
+        elif getattr(param, "is_flag", False):
+            words.append(param.opts[0])
+        else:
+            words += [param.opts[0], str(value)]
+    return words
+
+
 def progress_bar(description: str, quiet: bool):
     """A rich progress bar on stderr as a ``progress(done, total)`` callback, and its context manager."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from relapse_model.cli.common import (Steps, err, finish, json_option, out, print_json, print_table, progress_bar,
+from relapse_model.cli.common import (Steps, command_line, err, finish, json_option, out, print_json, print_table, progress_bar,
                                       quiet_option, records, strict_option)
 
 
@@ -18,7 +17,7 @@ def _build(spec, quiet: bool, as_json: bool, strict: bool, *, show: tuple[str, .
     bar, progress = progress_bar("simulating trials", silent)
     with bar:
         result = build_report(spec, step=Steps(silent), trial_progress=progress,
-                              sampling_progressbar=not silent, command=["relapse-model", *sys.argv[1:]])
+                              sampling_progressbar=not silent, command=command_line())
     if not result.passed:
         err.print(f"[bold red]WARNING: the fit FAILED its convergence checks "
                   f"({', '.join(result.verdict['failed'])}); the report carries a warning banner[/bold red]")

@@ -96,9 +96,17 @@ def risk_profiles(model, cohort: Cohort, horizon: float, min_count: int) -> pd.D
                         "predicted_relapse_upper": float(c["relapse_incidence_upper"])}
             row["observed_efs"] = km_at(big[name], horizon, endpoint="efs")
         rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows).rename(columns=PROFILE_COLUMNS)
     estimates = [c for c in table.columns if c not in ("profile", "patients")]
     return suppress_counts(table, ["patients"], min_count, blank_with=estimates, group_size="patients")
+
+
+#: Column names of :func:`risk_profiles` as shown (posterior mean and 95% credible interval).
+PROFILE_COLUMNS = {
+    "predicted_efs": "EFS, model", "predicted_efs_lower": "EFS 2.5%", "predicted_efs_upper": "EFS 97.5%",
+    "observed_efs": "EFS, Kaplan-Meier", "predicted_relapse": "relapse, model",
+    "predicted_relapse_lower": "relapse 2.5%", "predicted_relapse_upper": "relapse 97.5%",
+}
 
 
 def calibration_tables(model, cohort: Cohort, horizons: list[float], min_count: int
