@@ -195,3 +195,17 @@ def test_bundled_report_specs_are_valid():
         spec = load_report_spec(path)
         for trial in spec.trials:
             assert spec.resolve(trial.spec).is_file()
+
+
+def test_cohorts_of_a_spec_are_pooled_and_ids_must_stay_unique(tmp_path):
+    from relapse_model.report.build import load_report_cohort
+    path = _spec(tmp_path, 'name = "x"\ntitle = "t"\n[cohort]\npaths = ["bfm_like", "cog_like"]\n')
+    pooled, paths = load_report_cohort(load_report_spec(path))
+    assert len(pooled) == 1000 and [p.name for p in paths] == ["bfm_like.csv", "cog_like.csv"]
+    assert pooled.data["study"].nunique() == 4
+    twice = _spec(tmp_path, 'name = "x"\ntitle = "t"\n[cohort]\npaths = ["bfm_like", "../bfm_copy.csv"]\n')
+    (tmp_path.parent / "bfm_copy.csv").write_bytes((COHORTS / "bfm_like.csv").read_bytes())
+    with pytest.raises(InputError) as info:
+        load_report_cohort(load_report_spec(twice))
+    first = str(info.value).splitlines()[0]
+    assert first.startswith(f"{tmp_path.parent / 'bfm_copy.csv'}, row 2, column 'patient_id': '121-0001' is also in bfm_like.csv")

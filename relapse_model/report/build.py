@@ -34,6 +34,7 @@ from relapse_model.checks.ppc import ppc_figure
 from relapse_model.cohort.bundled import bundled_path
 from relapse_model.cohort.cohort import Cohort, load_cohort
 from relapse_model.cohort.schema import COLUMNS
+from relapse_model.errors import InputError, Issue
 from relapse_model.report import content
 from relapse_model.report.figures import arm_curves_figure, forest_figure, outcome_figure, profile_figure
 from relapse_model.report.html import Figure, Section, Table, render_report
@@ -69,6 +70,16 @@ def load_report_cohort(spec: ReportSpec) -> tuple[Cohort, list[Path]]:
     cohorts = [load_cohort(p) for p in paths]
     if len(cohorts) == 1:
         return cohorts[0], paths
+    seen: dict[str, Path] = {}
+    issues = []
+    for path, cohort in zip(paths, cohorts):
+        for row, pid in enumerate(cohort.data["patient_id"].astype(str), start=2):
+            if pid in seen:
+                issues.append(Issue(str(path), row, "patient_id", f"'{pid}' is also in {seen[pid].name}: "
+                                    "ids must be unique across the pooled files"))
+            seen.setdefault(pid, path)
+    if issues:
+        raise InputError(issues)
     schema = [c.name for c in COLUMNS]
     pooled = pd.concat([c.data[schema] for c in cohorts], ignore_index=True)
     return Cohort.from_frame(pooled, " + ".join(p.name for p in paths)), paths

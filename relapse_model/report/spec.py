@@ -25,6 +25,7 @@ bundled reference cohort. Example (``reports/demo.toml``)::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -119,7 +120,7 @@ class ReportSpec(_Strict):
     def resolve(self, path: str) -> Path:
         """A path of the spec, relative to the spec file's folder."""
         p = Path(path).expanduser()
-        return p if p.is_absolute() else self.base_dir / p
+        return Path(os.path.normpath(p if p.is_absolute() else self.base_dir / p))
 
     @property
     def output_dir(self) -> Path:
