@@ -113,13 +113,43 @@ def progress_bar(description: str, quiet: bool):
     return bar, lambda done, total: bar.update(task, completed=done, total=total)
 
 
-class Steps:
-    """Prints each stage of a long command on stderr with the time since the start."""
+class StageProgress:
+    """Progress on stderr for a command made of stages: one bar over the stages, showing the one
+    running and the time so far, and, while virtual trials run, a bar over the trials.
 
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.start = time.perf_counter()
+    Use as a context manager; call :meth:`step` as each stage starts and pass :meth:`trials`
+    as a ``progress(done, total)`` callback.
+    """
 
-    def __call__(self, description: str) -> None:
-        if not self.quiet:
-            err.print(f"[dim]{time.perf_counter() - self.start:6.1f} s[/dim]  {escape(description)}")
+    def __init__(self, n_stages: int, quiet: bool):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(TextColumn("{task.description:<42}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=err, disable=quiet)
+        self._stages = self._progress.add_task("starting", total=n_stages)
+        self._trials = None
+        self._started = False
+
+    def __enter__(self) -> StageProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            total = self._progress.tasks[self._stages].total
+            self._progress.update(self._stages, completed=total, description="done")
+        self._progress.__exit__(*exc)
+
+    def step(self, description: str) -> None:
+        if self._started:
+            self._progress.advance(self._stages)
+        self._started = True
+        self._progress.update(self._stages, description=description)
+        if self._trials is not None:  # a new stage: the trial bar belonged to the previous one
+            self._progress.remove_task(self._trials)
+            self._trials = None
+
+    def trials(self, done: int, total: int) -> None:
+        if self._trials is None:
+            self._trials = self._progress.add_task("  trials", total=total)
+        self._progress.update(self._trials, completed=done, total=total)

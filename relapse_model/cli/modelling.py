@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from relapse_model.cli.common import (Steps, finish, json_option, out, print_json, print_table, quiet_option,
+from relapse_model.cli.common import (StageProgress, finish, json_option, out, print_json, print_table, quiet_option,
                                       records, strict_option, warn_failed_fit)
 from relapse_model.errors import InputError
 
@@ -196,33 +196,34 @@ def check(fit_path: Path, cohort_path: Path, out_dir: Path, horizons: str, repli
     from relapse_model.cohort import load_cohort
     from relapse_model.models import RelapseModel
 
-    steps = Steps(quiet or as_json)
     c = load_cohort(cohort_path)
     model = RelapseModel.load(fit_path, cohort=c)
     passed = warn_failed_fit(model)
-    files = write_checks(model, c, out_dir, horizons=tuple(parse_horizons(horizons)), n_replicates=replicates,
-                         seed=seed, cv_folds=cv_folds, step=steps)
+    with StageProgress(3 + cv_folds + compare + sensitivity, quiet or as_json) as progress:
+        files = write_checks(model, c, out_dir, horizons=tuple(parse_horizons(horizons)), n_replicates=replicates,
+                             seed=seed, cv_folds=cv_folds, step=progress.step)
+        if compare:
+            from relapse_model.checks.loo import standard_comparison
+            progress.step("LOO comparison: fitting four alternatives")
+            table, _ = standard_comparison(c, priors=model.priors, seed=seed)
+            table.to_csv(out_dir / "loo_comparison.csv", lineterminator="\n")
+            files.append(out_dir / "loo_comparison.csv")
+        if sensitivity:
+            from relapse_model.checks.sensitivity import prior_sensitivity
+            from relapse_model.models.model import PRIORS_DIR
+            progress.step("prior sensitivity: refitting, weak priors")
+            weak = RelapseModel(PRIORS_DIR / "weak.toml", **model.config).fit(c, random_seed=seed, progressbar=False)
+            for name, frame in prior_sensitivity(model, weak, c).items():
+                frame.to_csv(out_dir / f"prior_sensitivity_{name}.csv", index=False, lineterminator="\n")
+                files.append(out_dir / f"prior_sensitivity_{name}.csv")
     summary = pd.read_csv(out_dir / "calibration_summary.csv")
     payload: dict = {"folder": str(out_dir), "fit_passed_diagnostics": passed, "calibration": records(summary)}
     if not (quiet or as_json):
         print_table(summary, "Calibration (slope 1 and intercept 0 when calibrated)")
     if compare:
-        from relapse_model.checks.loo import standard_comparison
-        steps("LOO comparison: refitting four alternative models")
-        table, _ = standard_comparison(c, priors=model.priors, seed=seed)
-        table.to_csv(out_dir / "loo_comparison.csv", lineterminator="\n")
-        files.append(out_dir / "loo_comparison.csv")
         payload["loo_comparison"] = records(table.reset_index(names="model"))
         if not (quiet or as_json):
             print_table(table.reset_index(names="model"), "LOO comparison (best first)")
-    if sensitivity:
-        from relapse_model.checks.sensitivity import prior_sensitivity
-        from relapse_model.models.model import PRIORS_DIR
-        steps("prior sensitivity: refitting with priors/weak.toml")
-        weak = RelapseModel(PRIORS_DIR / "weak.toml", **model.config).fit(c, random_seed=seed, progressbar=False)
-        for name, table in prior_sensitivity(model, weak, c).items():
-            table.to_csv(out_dir / f"prior_sensitivity_{name}.csv", index=False, lineterminator="\n")
-            files.append(out_dir / f"prior_sensitivity_{name}.csv")
     payload["files"] = [str(f) for f in files]
     if as_json:
         print_json(payload)

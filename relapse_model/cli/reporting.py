@@ -6,18 +6,15 @@ from pathlib import Path
 
 import click
 
-from relapse_model.cli.common import (Steps, command_line, err, finish, json_option, out, print_json, print_table, progress_bar,
+from relapse_model.cli.common import (StageProgress, command_line, err, finish, json_option, out, print_json, print_table,
                                       quiet_option, records, strict_option)
 
 
 def _build(spec, quiet: bool, as_json: bool, strict: bool, *, show: tuple[str, ...]) -> None:
-    from relapse_model.report.build import build_report
+    from relapse_model.report.build import build_report, n_stages
 
-    silent = quiet or as_json
-    bar, progress = progress_bar("simulating trials", silent)
-    with bar:
-        result = build_report(spec, step=Steps(silent), trial_progress=progress,
-                              sampling_progressbar=not silent, command=command_line())
+    with StageProgress(n_stages(spec), quiet or as_json) as progress:
+        result = build_report(spec, step=progress.step, trial_progress=progress.trials, command=command_line())
     if not result.passed:
         err.print(f"[bold red]WARNING: the fit FAILED its convergence checks "
                   f"({', '.join(result.verdict['failed'])}); the report carries a warning banner[/bold red]")

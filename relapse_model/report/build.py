@@ -85,7 +85,7 @@ def load_report_cohort(spec: ReportSpec) -> tuple[Cohort, list[Path]]:
     return Cohort.from_frame(pooled, " + ".join(p.name for p in paths)), paths
 
 
-def _model(spec: ReportSpec, cohort: Cohort, progressbar: bool):
+def _model(spec: ReportSpec, cohort: Cohort):
     from relapse_model.models import RelapseModel
     from relapse_model.models.model import DEFAULT_PRIORS
 
@@ -96,7 +96,7 @@ def _model(spec: ReportSpec, cohort: Cohort, progressbar: bool):
     model = RelapseModel(priors, outcome=m.outcome, endpoint=m.endpoint, baseline=m.baseline, cure=m.cure,
                          stemness=None if m.stemness == "none" else m.stemness)
     return model.fit(cohort, draws=m.draws, tune=m.tune, chains=m.chains, random_seed=spec.seed,
-                     progressbar=progressbar)
+                     progressbar=False)
 
 
 class _Writer:
@@ -136,9 +136,18 @@ def _shown_groups(ds: xr.Dataset, min_count: int) -> xr.Dataset:
     return ds.isel(group=np.flatnonzero(keep))
 
 
+#: Stages of :func:`build_report` before and after the trials (validate, fit, profiles, PPC,
+#: calibration; write), each announced through its ``step`` callback.
+_FIXED_STAGES = 6
+
+
+def n_stages(spec: ReportSpec) -> int:
+    """How many times :func:`build_report` calls ``step`` for this spec (for progress bars)."""
+    return _FIXED_STAGES + len(spec.trials)
+
+
 def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str] | None = None,
-                 step: Step | None = None, trial_progress: TrialProgress | None = None,
-                 sampling_progressbar: bool = False) -> ReportResult:
+                 step: Step | None = None, trial_progress: TrialProgress | None = None) -> ReportResult:
     """Build the report a spec describes.
 
     Parameters
@@ -185,8 +194,10 @@ def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str
                  "(scikit-survival); risk groups with fewer than 5 patients are not drawn."),
     ]))
 
-    say("fitting the model" if model is None and spec.model.fit is None else "loading the fit")
-    model = model or _model(spec, cohort, sampling_progressbar)
+    m = spec.model
+    say(f"fitting the model ({m.chains} chains x {m.tune + m.draws:,} iterations)"
+        if model is None and m.fit is None else "loading the fit")
+    model = model or _model(spec, cohort)
     fit_path = model.save(folder / "data" / "fit.nc")
     w.files.append(fit_path)
     conv, loo, verdict = content.diagnostics(model)
