@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -68,6 +69,14 @@ def print_table(frame: pd.DataFrame, title: str | None = None) -> None:
     out.print(table)
 
 
+def quiet_sampler_logs() -> None:
+    """Hide PyMC's informational lines ("Initializing NUTS...", "Sampling 4 chains..."); its
+    warnings still show. Used where our own progress display reports the stages."""
+    import pymc  # noqa: F401 - importing pymc sets its logger to INFO, so import it first
+
+    logging.getLogger("pymc").setLevel(logging.WARNING)
+
+
 def warn_failed_fit(model) -> bool:
     """Print the convergence warning to stderr when the fit failed; return whether it passed."""
     passed = bool(model.check()["passed"].all())
@@ -124,6 +133,7 @@ class StageProgress:
     def __init__(self, n_stages: int, quiet: bool):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        quiet_sampler_logs()
         self._progress = Progress(TextColumn("{task.description:<42}"), BarColumn(), MofNCompleteColumn(),
                                   TimeElapsedColumn(), console=err, disable=quiet)
         self._stages = self._progress.add_task("starting", total=n_stages)

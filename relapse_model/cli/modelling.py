@@ -8,7 +8,7 @@ import click
 import pandas as pd
 
 from relapse_model.cli.common import (StageProgress, finish, json_option, out, print_json, print_table, quiet_option,
-                                      records, strict_option, warn_failed_fit)
+                                      quiet_sampler_logs, records, strict_option, warn_failed_fit)
 from relapse_model.errors import InputError
 
 
@@ -55,6 +55,8 @@ def fit_json(model) -> dict:
 @click.option("--draws", type=click.IntRange(min=10), default=1000, show_default=True)
 @click.option("--tune", type=click.IntRange(min=10), default=1000, show_default=True)
 @click.option("--chains", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--target-accept", type=click.FloatRange(0.5, 1.0, min_open=True, max_open=True), default=0.95,
+              show_default=True, help="NUTS target acceptance; raise it (e.g. 0.98) when a fit reports divergences.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the fit (NetCDF).")
@@ -62,7 +64,7 @@ def fit_json(model) -> dict:
 @json_option
 @strict_option
 def fit(cohort: Path, priors_path: Path | None, outcome: str, endpoint: str, baseline: str, no_cure: bool,
-        stemness: str, draws: int, tune: int, chains: int, seed: int, out_path: Path, quiet: bool,
+        stemness: str, draws: int, tune: int, chains: int, target_accept: float, seed: int, out_path: Path, quiet: bool,
         as_json: bool, strict: bool) -> None:
     """Fit the hierarchical Bayesian model to a cohort and save the posterior.
 
@@ -82,10 +84,13 @@ def fit(cohort: Path, priors_path: Path | None, outcome: str, endpoint: str, bas
     from relapse_model.models.model import DEFAULT_PRIORS
 
     c = load_cohort(cohort)
+    if quiet or as_json:
+        quiet_sampler_logs()
     model = RelapseModel(priors_path or DEFAULT_PRIORS, outcome=outcome, endpoint=endpoint,
                          baseline=baseline, cure=not no_cure,
                          stemness=None if stemness == "none" else stemness)
-    model.fit(c, draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=not (quiet or as_json))
+    model.fit(c, draws=draws, tune=tune, chains=chains, random_seed=seed, target_accept=target_accept,
+              progressbar=not (quiet or as_json))
     passed = warn_failed_fit(model)
     path = model.save(out_path)
     if as_json:

@@ -96,7 +96,7 @@ def _model(spec: ReportSpec, cohort: Cohort):
     model = RelapseModel(priors, outcome=m.outcome, endpoint=m.endpoint, baseline=m.baseline, cure=m.cure,
                          stemness=None if m.stemness == "none" else m.stemness)
     return model.fit(cohort, draws=m.draws, tune=m.tune, chains=m.chains, random_seed=spec.seed,
-                     progressbar=False)
+                     target_accept=m.target_accept, progressbar=False)
 
 
 class _Writer:
@@ -221,7 +221,8 @@ def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str
         w.table("risk_profiles", f"Predicted and observed risk at {h:g} months by cytogenetic risk group and MRD",
                 profiles, "Aggregates over each profile's patients; no per-patient predictions are shown. "
                 f"Profiles with fewer than {mc} patients are suppressed."),
-        w.figure(profile_figure(profiles, fig_dir / "risk_profiles.png", h), "Event-free survival by profile"),
+        w.figure(profile_figure(profiles, fig_dir / "risk_profiles.png", h, content.survival_label(model)),
+                 "Predicted and observed survival by profile"),
     ]))
 
     say("posterior-predictive checks")
@@ -244,7 +245,8 @@ def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str
         w.figure_data(f"calibration_{key}", table)
         numeric = table.assign(n=pd.to_numeric(table["n"], errors="coerce"))
         check_items.append(w.figure(calibration_figure(numeric, fig_dir / f"calibration_{key}.png"),
-                                    f"Calibration: {'event-free survival' if kind == 'efs' else 'relapse'}, {horizon}"))
+                                    f"Calibration: {'relapse' if kind == 'relapse' else content.survival_label(model)}, "
+                                    f"{horizon}"))
     sections.append(Section("checks", "Model checks", check_items))
 
     inputs: dict[str, Path] = {f"cohort {p.name}": p for p in cohort_paths}

@@ -78,6 +78,7 @@ def risk_profiles(model, cohort: Cohort, horizon: float, min_count: int) -> pd.D
     Only aggregates are shown; a profile with fewer than ``min_count`` patients has its count
     suppressed and its estimates left blank.
     """
+    label = survival_label(model)
     masks = {name: m for name, m in _profile_masks(cohort).items() if m.any()}
     big = {name: cohort.subset(m) for name, m in masks.items() if m.sum() >= min_count}
     rows = []
@@ -94,14 +95,20 @@ def risk_profiles(model, cohort: Cohort, horizon: float, min_count: int) -> pd.D
                 row |= {"predicted_relapse": float(c["relapse_incidence"]),
                         "predicted_relapse_lower": float(c["relapse_incidence_lower"]),
                         "predicted_relapse_upper": float(c["relapse_incidence_upper"])}
-            row["observed_efs"] = km_at(big[name], horizon, endpoint="efs")
+            row["observed_efs"] = km_at(big[name], horizon, endpoint="os" if label == "OS" else "efs")
         rows.append(row)
-    table = pd.DataFrame(rows).rename(columns=PROFILE_COLUMNS)
+    table = pd.DataFrame(rows).rename(columns={k: v.replace("EFS", label) for k, v in PROFILE_COLUMNS.items()})
     estimates = [c for c in table.columns if c not in ("profile", "patients")]
     return suppress_counts(table, ["patients"], min_count, blank_with=estimates, group_size="patients")
 
 
-#: Column names of :func:`risk_profiles` as shown (posterior mean and 95% credible interval).
+def survival_label(model) -> str:
+    """"EFS" for the competing-risk and EFS models, "OS" for the overall-survival cure model."""
+    return "OS" if model.endpoint == "os" else "EFS"
+
+
+#: Column names of :func:`risk_profiles` as shown (posterior mean and 95% credible interval);
+#: "EFS" becomes "OS" for an overall-survival model.
 PROFILE_COLUMNS = {
     "predicted_efs": "EFS, model", "predicted_efs_lower": "EFS 2.5%", "predicted_efs_upper": "EFS 97.5%",
     "observed_efs": "EFS, Kaplan-Meier", "predicted_relapse": "relapse, model",
@@ -117,7 +124,8 @@ def calibration_tables(model, cohort: Cohort, horizons: list[float], min_count: 
         for j, h in enumerate(horizons):
             table, fit = calibration(model, cohort, h, kind=kind, predicted=risk[:, j])
             tables[f"{kind}_{h:g}m"] = suppress_counts(table, ["n", "events"], min_count)
-            fits.append({"endpoint": "event-free survival" if kind == "efs" else "relapse incidence",
+            names = {"EFS": "event-free survival", "OS": "overall survival"}
+            fits.append({"endpoint": names[survival_label(model)] if kind == "efs" else "relapse incidence",
                          "horizon (months)": h, "slope": fit.slope, "intercept": fit.intercept,
                          "chi2 (slope 1, intercept 0)": fit.chi2, "p value": fit.p_value})
     return pd.DataFrame(fits), tables

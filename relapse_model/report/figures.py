@@ -92,20 +92,20 @@ def forest_figure(effects: pd.DataFrame, path: str | Path) -> Path:
     return saved
 
 
-def profile_figure(profiles: pd.DataFrame, path: str | Path, horizon: float) -> Path:
+def profile_figure(profiles: pd.DataFrame, path: str | Path, horizon: float, label: str = "EFS") -> Path:
     """Predicted event-free survival at ``horizon`` by profile (posterior mean, 95% CrI) with
     the observed Kaplan-Meier estimate (columns of :func:`relapse_model.report.content.risk_profiles`);
     profiles with suppressed counts are left out."""
-    shown = profiles.dropna(subset=["EFS, model"]).reset_index(drop=True)
+    shown = profiles.dropna(subset=[f"{label}, model"]).reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8.5, 0.34 * len(shown) + 1.4), constrained_layout=True)
     y = np.arange(len(shown))[::-1].astype(float)
-    est = shown["EFS, model"]
-    ax.errorbar(est, y, xerr=[est - shown["EFS 2.5%"], shown["EFS 97.5%"] - est],
+    est = shown[f"{label}, model"]
+    ax.errorbar(est, y, xerr=[est - shown[f"{label} 2.5%"], shown[f"{label} 97.5%"] - est],
                 fmt="o", color="C0", capsize=2, label="model (95% CrI)")
-    ax.plot(shown["EFS, Kaplan-Meier"], y, "x", color="C3", label="observed (Kaplan-Meier)")
+    ax.plot(shown[f"{label}, Kaplan-Meier"], y, "x", color="C3", label="observed (Kaplan-Meier)")
     ax.set_yticks(y, shown["profile"])
     ax.set_xlim(0, 1)
-    ax.set_xlabel(f"event-free survival at {horizon:g} months")
+    ax.set_xlabel(f"{'overall' if label == 'OS' else 'event-free'} survival at {horizon:g} months")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     saved = save_png(fig, path, dpi=100)

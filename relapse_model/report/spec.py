@@ -61,6 +61,7 @@ class ModelPart(_Strict):
     draws: int = Field(default=1000, ge=10)
     tune: int = Field(default=1000, ge=10)
     chains: int = Field(default=4, ge=1)
+    target_accept: float = Field(default=0.95, gt=0.5, lt=1.0)
     fit: str | None = None
 
 
