@@ -49,7 +49,7 @@ def diagnostics(model) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         "passed": not failed,
         "failed": failed,
         "values": {row.diagnostic: float(row.value) for row in conv.itertuples()},
-        "pareto_k_note": (f"{n_high_k} patient(s) with Pareto k > {K_THRESHOLD}: their LOO terms are unreliable"
+        "pareto_k_note": (f"{n_high_k} patient(s) with Pareto k > {K_THRESHOLD}: their LOO terms are unreliable."
                           if n_high_k else ""),
     }
     conv = conv.assign(passed=conv["passed"].map({True: "yes", False: "NO"}))
