@@ -77,9 +77,10 @@ def quiet_sampler_logs() -> None:
     logging.getLogger("pymc").setLevel(logging.WARNING)
 
 
-def warn_failed_fit(model) -> bool:
-    """Print the convergence warning to stderr when the fit failed; return whether it passed."""
-    passed = bool(model.check()["passed"].all())
+def warn_failed_fit(model, checks: pd.DataFrame | None = None) -> bool:
+    """Print the convergence warning to stderr when the fit failed; return whether it passed.
+    ``checks`` is ``model.check()`` when the caller already has it."""
+    passed = bool((model.check() if checks is None else checks)["passed"].all())
     if not passed:
         err.print("[bold red]WARNING: this fit FAILED its convergence checks; do not use its numbers "
                   "before refitting (more draws, higher target_accept, or a simpler model)[/bold red]")

@@ -26,17 +26,15 @@ def effect_view(hr: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return views
 
 
-def print_fit(model) -> None:
-    """Convergence diagnostics and the effect table."""
-    checks = model.check()
+def print_fit(model, checks: pd.DataFrame) -> None:
+    """Convergence diagnostics (``model.check()``) and the effect table."""
     print_table(checks.assign(value=checks["value"].map(lambda v: f"{v:.3g}"),
                               passed=checks["passed"].map({True: "yes", False: "NO"})), "Convergence diagnostics")
     for scale, view in effect_view(model.hazard_ratios()).items():
         print_table(view, scale.capitalize())
 
 
-def fit_json(model) -> dict:
-    checks = model.check()
+def fit_json(model, checks: pd.DataFrame) -> dict:
     return {"passed": bool(checks["passed"].all()), "diagnostics": records(checks),
             "effects": records(model.hazard_ratios())}
 
@@ -91,13 +89,14 @@ def fit(cohort: Path, priors_path: Path | None, outcome: str, endpoint: str, bas
                          stemness=None if stemness == "none" else stemness)
     model.fit(c, draws=draws, tune=tune, chains=chains, random_seed=seed, target_accept=target_accept,
               progressbar=not (quiet or as_json))
-    passed = warn_failed_fit(model)
+    checks = model.check()
+    passed = warn_failed_fit(model, checks)
     path = model.save(out_path)
     if as_json:
-        print_json({"fit": str(path), **fit_json(model)})
+        print_json({"fit": str(path), **fit_json(model, checks)})
     else:
         if not quiet:
-            print_fit(model)
+            print_fit(model, checks)
         out.print(f"wrote {path}", markup=False)
     finish(passed, strict)
 
