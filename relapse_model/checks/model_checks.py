@@ -55,6 +55,16 @@ def posterior_predictive(model, cohort: Cohort, *, n_replicates: int = 200, seed
     return out
 
 
+def ppc_summary(ppc: dict[str, xr.Dataset]) -> pd.DataFrame:
+    """The per-group numbers of :func:`posterior_predictive` (everything but the curves), one row
+    per group with its ``grouping``."""
+    parts = []
+    for name, ds in ppc.items():
+        keep = [v for v in ds.data_vars if "time" not in ds[v].dims]
+        parts.append(ds[keep].to_dataframe().reset_index().assign(grouping=name))
+    return pd.concat(parts, ignore_index=True)
+
+
 def predicted_risks(model, cohort: Cohort, horizons: tuple[float, ...] | list[float]) -> dict[str, np.ndarray]:
     """Posterior-mean risk by each horizon, arrays (n, H): ``"efs"`` is 1 - EFS (or 1 - survival),
     ``"relapse"`` the relapse incidence (competing-risk model). One pass over the draws serves
@@ -135,13 +145,11 @@ def write_checks(model, cohort: Cohort, out_dir: str | Path, *, horizons: tuple[
     say("convergence and PSIS-LOO")
     csv(convergence_table(model.posterior), "convergence.csv")
     csv(loo_table({"model": model}), "loo.csv")
-    summaries = []
     say(f"posterior-predictive checks ({n_replicates} replicates)")
-    for name, ds in posterior_predictive(model, cohort, n_replicates=n_replicates, seed=seed).items():
+    ppc = posterior_predictive(model, cohort, n_replicates=n_replicates, seed=seed)
+    for name, ds in ppc.items():
         written.append(ppc_figure(ds, out / f"ppc_{name}.png"))
-        keep = [v for v in ds.data_vars if "time" not in ds[v].dims]
-        summaries.append(ds[keep].to_dataframe().reset_index().assign(grouping=name))
-    csv(pd.concat(summaries, ignore_index=True), "ppc_summary.csv")
+    csv(ppc_summary(ppc), "ppc_summary.csv")
     fits = []
     say("calibration")
     risks = predicted_risks(model, cohort, horizons)

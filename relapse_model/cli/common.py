@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from relapse_model.report.tables import format_number
+
 #: Exit statuses, documented in ``relapse-model --help`` and the README.
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIAGNOSTICS = 0, 2, 3
 
@@ -56,7 +58,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def fmt(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+        return format_number(value)
     return str(value)
 
 

@@ -15,7 +15,7 @@ import xarray as xr
 
 from relapse_model.checks.convergence import convergence_table
 from relapse_model.checks.loo import K_THRESHOLD, loo_table
-from relapse_model.checks.model_checks import calibration, predicted_risks
+from relapse_model.checks.model_checks import calibration, ppc_summary, predicted_risks
 from relapse_model.cohort.calibration import km_at
 from relapse_model.cohort.cohort import Cohort
 from relapse_model.cohort.summary import missing_table, summary_table
@@ -133,11 +133,7 @@ def calibration_tables(model, cohort: Cohort, horizons: list[float], min_count: 
 
 def ppc_table(ppc: dict[str, xr.Dataset], min_count: int) -> pd.DataFrame:
     """Per subgroup: share of the curve outside the predictive band and the tail p-value."""
-    parts = []
-    for name, ds in ppc.items():
-        keep = [v for v in ds.data_vars if "time" not in ds[v].dims]
-        parts.append(ds[keep].to_dataframe().reset_index().assign(grouping=name))
-    frame = pd.concat(parts, ignore_index=True)
+    frame = ppc_summary(ppc)
     frame = frame[(frame["grouping"] == "all") | (frame["group"] != "all")]
     cols = ["grouping", "group", "n_patients"] + [c for c in frame.columns if c not in ("grouping", "group", "n_patients")]
     estimates = [c for c in cols if c not in ("grouping", "group", "n_patients")]

@@ -12,6 +12,8 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from relapse_model.report.tables import format_number
+
 
 @dataclass(frozen=True)
 class Table:
@@ -40,9 +42,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, float | np.floating):
-        if np.isnan(value):
-            return ""
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+        return "" if np.isnan(value) else format_number(float(value))
     return "" if value is None else str(value)
 
 

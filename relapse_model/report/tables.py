@@ -5,6 +5,11 @@ from __future__ import annotations
 import pandas as pd
 
 
+def format_number(value: float) -> str:
+    """A number as tables show it: thousands separated above 1,000, else 3 significant digits."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def markdown_table(frame: pd.DataFrame, *, index: bool = False, floatfmt: str = ".3g") -> str:
     """A GitHub-flavoured Markdown table of ``frame``."""
     if index:
