@@ -42,7 +42,7 @@ bench: $(STAMP)
 
 # Full simulation-based calibration (100 replications, about 30 minutes on 2 cores).
 sbc: $(STAMP)
-	$(PY) -m relapse_model.checks.sbc --replications 100 --out reports/build/sbc
+	$(VENV)/bin/relapse-model sbc --replications 100 --out reports/build/sbc
 
 # Regenerate the bundled reference cohorts from their committed generator and seeds.
 cohorts: $(STAMP)

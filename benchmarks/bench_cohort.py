@@ -14,11 +14,10 @@ import pandas as pd
 
 from benchmarks.timing import best_of
 from relapse_model.cohort import load_cohort
-from relapse_model.cohort.bundled import bundled_specs
-from relapse_model.cohort.reference import simulate_reference_cohort
+from relapse_model.reference.generator import simulate_reference_cohort
+from relapse_model.reference.spec import bundled_specs
 from relapse_model.scores.stemness import stemness_score
 from relapse_model.scores.weights import LSC17_WEIGHTS
-
 
 
 def main(n_patients: int = 20_000, n_samples: int = 20_000) -> None:

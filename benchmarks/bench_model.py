@@ -244,7 +244,8 @@ def _textbook_model(design, long: dict[str, np.ndarray], grid, priors, hierarchy
     import pytensor.tensor as pt
 
     from relapse_model.cohort.vocabulary import CYTOGENETICS
-    from relapse_model.models.design import CLASS_GROUP_INDEX, EFFECT_GROUPS
+    from relapse_model.models.hierarchy import (CLASS_SD_KEY, EFFECT_GROUPS, GROUP_PRIOR_KEYS, STUDY_SD_KEY,
+                                                class_effects)
 
     i, j = long["patient"], long["interval"]
     coords = {"interval": [f"{a:g}-" for a in grid.cuts], "covariate": list(design.covariates),
@@ -255,15 +256,15 @@ def _textbook_model(design, long: dict[str, np.ndarray], grid, priors, hierarchy
         beta = pm.Normal("beta", 0.0, VAGUE_SD, dims="covariate")
         eta = log_rate[j] + pt.dot(pt.as_tensor(design.X[i]), beta)
         if hierarchy:
-            group = [priors["relapse", f"risk_group.{g}"].params for g in EFFECT_GROUPS]
+            group = [priors["relapse", k].params for k in GROUP_PRIOR_KEYS]
             group_mean = pm.Normal("group_mean", [p["mu"] for p in group], [p["sigma"] for p in group],
                                    dims="risk_group")
-            class_sd = pm.HalfNormal("class_sd", priors["relapse", "class_sd"].params["sigma"])
+            class_sd = pm.HalfNormal("class_sd", priors["relapse", CLASS_SD_KEY].params["sigma"])
             class_z = pm.Normal("class_z", 0.0, 1.0, dims="cytogenetics")
-            class_effect = pt.concatenate([pt.zeros(1), group_mean])[CLASS_GROUP_INDEX] + class_sd * class_z
+            class_effect = class_effects(group_mean, class_sd, class_z, xp=pt)
             eta = eta + class_effect[design.class_index[i]]
             if len(design.studies) > 1:
-                study_sd = pm.HalfNormal("study_sd", priors["relapse", "study_sd"].params["sigma"])
+                study_sd = pm.HalfNormal("study_sd", priors["relapse", STUDY_SD_KEY].params["sigma"])
                 study_z = pm.Normal("study_z", 0.0, 1.0, dims="study")
                 eta = eta + (study_sd * study_z)[design.study_index[i]]
         pm.Poisson("obs", mu=long["exposure"] * pt.exp(eta), observed=long["event"])
@@ -290,7 +291,7 @@ def worker_compare(draws: int, tune: int, chains: int, n_patients: int | None) -
     cohort = _reference_cohort(n_patients)
     ours = RelapseModel(outcome="cure", endpoint="efs", cure=False, baseline="piecewise")
     design = ours.design(cohort)
-    grid = PiecewiseGrid(tuple(ours.config["grid"]))
+    grid = PiecewiseGrid(ours.spec.grid)
     long = _long_format(design, grid)
     variants = {
         "ours": (ours.build(cohort), "relapse_beta"),
@@ -328,10 +329,10 @@ def _compare_run(pm_model, beta: str, draws: int, tune: int, chains: int, target
 
 def worker_scaling(ns: list[int], draws: int, tune: int, chains: int) -> dict[str, Any]:
     """Fit time of the full default model on simulated cog_like-style cohorts of growing size."""
-    from relapse_model.cohort.bundled import bundled_specs
     from relapse_model.cohort.cohort import Cohort
-    from relapse_model.cohort.reference import simulate_reference_cohort
     from relapse_model.models.model import RelapseModel
+    from relapse_model.reference.generator import simulate_reference_cohort
+    from relapse_model.reference.spec import bundled_specs
     _quiet()
     spec = {s.name: s for s in bundled_specs()}["cog_like"]
     rows = []

@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> Path:
     # 3. Predict for new patients (outcome columns not needed), e.g. the first five rows.
     patients = cohort.subset(np.arange(len(cohort)) < 5)
     risk = model.predict(patients, horizons=[12, 36, 60])
-    print(risk["event_free_survival"].to_pandas().round(3))
+    print(risk["event_free_survival"].sel(estimate="mean").to_pandas().round(3))   # also "lower", "upper"
     curves = model.survival_curves("risk_group", times=[12, 36, 60])
-    print(curves["event_free_survival"].to_pandas().round(3))
+    print(curves["event_free_survival"].sel(estimate="mean").to_pandas().round(3))
 
     # 4. Simulate a trial that adds an agent: start from a bundled design, change what you need.
     spec = rm.load_trial_spec(ROOT / "reports" / "trials" / "go_cd33.toml")

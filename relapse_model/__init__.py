@@ -1,7 +1,12 @@
 """relapse-model: Bayesian relapse-risk modelling and survival simulation for relapsed
 acute myeloid leukaemia in children and adolescents.
 
-The data flow is one way: cohort -> scores -> model -> posterior -> simulation -> report.
+The data flow is one way: cohort -> scores -> model -> posterior -> simulation -> report, and
+the sub-packages are layers in that order: ``common`` (helpers every layer uses), ``cohort``,
+``scores``, ``priors``, ``models`` (ModelSpec / SamplerSpec, the PyMC model, diagnostics,
+prediction), ``reference`` (the synthetic reference cohorts), ``checks`` (one check sequence,
+returning data), ``simulate`` (virtual trials), ``report`` (figures, the report's stages) and
+``cli``. A module imports only its own layer and lower ones (``tests/test_layers.py``).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -12,6 +17,7 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
 from relapse_model.cohort import Cohort, MRDRules, load_cohort, load_patients  # noqa: E402
+from relapse_model.common.lazy import lazy_getattr  # noqa: E402
 from relapse_model.errors import InputError  # noqa: E402
 
 # The research-script API in one namespace; modelling, simulation and reports import PyMC and
@@ -29,11 +35,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'relapse_model' has no attribute '{name}'")
-
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 __all__ = ["Cohort", "InputError", "MRDRules", "__version__", "load_cohort", "load_patients", *_LAZY]

@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 from sksurv.nonparametric import kaplan_meier_estimator
 
-from relapse_model.checks.calibration import (calibration_figure, calibration_slope_intercept, calibration_table,
-                                              observed_risk)
+from relapse_model.checks.calibration import calibration_slope_intercept, calibration_table, observed_risk
 from relapse_model.cohort.bundled import load_bundled
 from relapse_model.models.design import build_design
 from relapse_model.models.outcomes import simulate_outcomes
 from relapse_model.models.predict import patient_curves
+from relapse_model.report.figures import calibration_figure
 from tests.model_helpers import competing_params
 
 COVS = ("early_relapse", "age_per_10y", "hsct_cr1", "flt3_itd")

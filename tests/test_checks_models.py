@@ -100,7 +100,7 @@ def test_cli_check_writes_figures_and_tables(tmp_path, small_fit_path, runner):
                      "ppc_stemness.png", "ppc_hsct_cr1.png", "calibration_efs_60m.png", "calibration_summary.csv"):
         assert expected in names
     summary = pd.read_csv(tmp_path / "calibration_summary.csv")
-    assert set(summary["kind"]) == {"efs", "relapse"} and len(summary) == 4
+    assert set(summary["endpoint"]) == {"event-free survival", "relapse incidence"} and len(summary) == 4
     wrong = runner.invoke(main, ["check", str(small_fit_path), "--cohort", str(ROOT / "cohorts" / "cog_like.csv"),
                                  "--out", str(tmp_path / "x")])
     assert wrong.exit_code == 2 and "differs from the one the fit was made with" in wrong.stderr

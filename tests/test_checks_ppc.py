@@ -17,11 +17,12 @@ import pytest
 from scipy import optimize
 from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator
 
-from relapse_model.checks.ppc import CURVES, censoring_times, ppc_curves, ppc_figure, replicate_outcomes
+from relapse_model.checks.ppc import CURVES, censoring_times, ppc_curves, replicate_outcomes
 from relapse_model.cohort.bundled import load_bundled
 from relapse_model.models.design import build_design
 from relapse_model.models.outcomes import simulate_outcomes
 from relapse_model.models.parameters import ParameterDraws
+from relapse_model.report.figures import ppc_figure
 from tests.model_helpers import competing_params, weibull_cause
 
 COVS = ("early_relapse", "age_per_10y", "hsct_cr1", "flt3_itd")
@@ -66,7 +67,7 @@ def test_replicates_from_the_true_parameters_cover_the_data(design, observed):
     p60 = float(ds["efs_p_value_horizon"].sel(group="all"))
     assert _two_sided(p60) >= 0.01, p60
     # the replicate mean tracks the observed curve (largest gap 0.043 over 21 data seeds)
-    gap = np.abs(ds["efs_mean"] - ds["efs_observed"]).sel(group="all").max()
+    gap = np.abs(ds["efs"].sel(estimate="mean") - ds["efs_observed"]).sel(group="all").max()
     assert float(gap) < 0.08
 
 
@@ -97,8 +98,8 @@ def test_a_model_without_cure_misses_the_plateau(design, observed):
     # the plateau the model cannot make: at 90 months the observed EFS was 0.05-0.10 above the
     # band's upper end and 0.08-0.13 above the replicate mean (21 of those seeds)
     at90 = ds.sel(time=90.0)
-    assert float(at90["efs_observed"]) > float(at90["efs_upper"]) + 0.02
-    assert float(at90["efs_observed"]) > float(at90["efs_mean"]) + 0.05
+    assert float(at90["efs_observed"]) > float(at90["efs"].sel(estimate="upper")) + 0.02
+    assert float(at90["efs_observed"]) > float(at90["efs"].sel(estimate="mean")) + 0.05
 
 
 def test_same_seed_gives_identical_replicates(design, observed):
@@ -196,7 +197,7 @@ def test_single_endpoint_cure_model_and_one_cause_samples():
     ds = ppc_curves(time, cause, rep["time"], rep["cause"], TIMES[:21])
     np.testing.assert_allclose(ds["cif_relapse_observed"] + ds["efs_observed"], 1.0, atol=1e-12)
     assert np.all(ds["cif_death_observed"] == 0) and ds.attrs["competing"] == 0
-    assert np.all(np.isfinite(ds["efs_mean"])) and np.all(np.isfinite(ds["efs_fraction_outside"]))
+    assert np.all(np.isfinite(ds["efs"].sel(estimate="mean"))) and np.all(np.isfinite(ds["efs_fraction_outside"]))
 
 
 def test_ppc_figure_is_reproducible(design, observed, tmp_path):

@@ -70,15 +70,18 @@ def test_hazard_ratio_table(fitted):
 
 def test_predictions(cohort, fitted):
     patients = cohort.subset(np.arange(len(cohort)) < 10)
-    ds = fitted.predict(patients, [6, 12, 36, 60])
-    assert isinstance(ds, xr.Dataset) and ds.sizes == {"patient": 10, "horizon": 4}
+    full = fitted.predict(patients, [6, 12, 36, 60])
+    assert isinstance(full, xr.Dataset) and full.sizes == {"patient": 10, "horizon": 4, "estimate": 3}
+    assert list(full["estimate"].to_numpy()) == ["mean", "lower", "upper"]
+    ds = full.sel(estimate="mean")
     total = ds["relapse_incidence"] + ds["death_without_relapse"] + ds["event_free_survival"]
     np.testing.assert_allclose(total, 1.0, atol=1e-9)
     efs = ds["event_free_survival"].to_numpy()
     assert np.all((efs >= 0) & (efs <= 1)) and np.all(np.diff(efs, axis=1) <= 1e-12)
-    assert np.all(ds["relapse_incidence_lower"] <= ds["relapse_incidence"])
-    assert np.all(ds["relapse_incidence"] <= ds["relapse_incidence_upper"])
-    cond = fitted.predict(patients, [24, 60], conditional_on_survival_to=12)
+    ri = full["relapse_incidence"]
+    assert np.all(ri.sel(estimate="lower") <= ri.sel(estimate="mean"))
+    assert np.all(ri.sel(estimate="mean") <= ri.sel(estimate="upper"))
+    cond = fitted.predict(patients, [24, 60], conditional_on_survival_to=12).sel(estimate="mean")
     # P(EFS at 60 | event-free at 12) = EFS(60) / EFS(12) >= EFS(60)
     assert np.all(cond["event_free_survival"].sel(horizon=60) >= ds["event_free_survival"].sel(horizon=60) - 1e-12)
     assert np.all(cond["cure_probability"] >= ds["cure_probability"] - 1e-12)
@@ -86,7 +89,8 @@ def test_predictions(cohort, fitted):
         fitted.predict(patients, [6, 12], conditional_on_survival_to=12)
     curves = fitted.survival_curves("risk_group", [12, 60])
     assert set(curves["group"].to_numpy()) == {"adverse", "favourable", "intermediate", "unknown"}
-    fav, adv = (curves["event_free_survival"].sel(group=g, time=60).item() for g in ("favourable", "adverse"))
+    fav, adv = (curves["event_free_survival"].sel(group=g, time=60, estimate="mean").item()
+                for g in ("favourable", "adverse"))
     assert fav > adv
 
 
@@ -100,10 +104,10 @@ def test_save_and_load_round_trip_and_refusals(tmp_path, cohort, fitted):
     with pytest.raises(InputError, match="priors differ"):
         RelapseModel.load(path, priors=ROOT / "priors" / "weak.toml")
     tree = xr.open_datatree(path, engine="h5netcdf").load()
-    tree.attrs["config"] = tree.attrs["config"].replace('"weibull"', '"piecewise"')
+    tree.attrs["model_spec"] = tree.attrs["model_spec"].replace('"weibull"', '"piecewise"')
     tampered = tmp_path / "tampered.nc"
     tree.to_netcdf(tampered, engine="h5netcdf")
-    with pytest.raises(InputError, match="does not match its content"):
+    with pytest.raises(InputError, match="does not match its hash"):
         RelapseModel.load(tampered)
     (tmp_path / "junk.nc").write_bytes(b"not netcdf")
     with pytest.raises(InputError, match="not a readable fit file"):

@@ -85,7 +85,7 @@ def test_cli_fit_with_bad_priors_exits_2(tmp_path, runner):
 
 
 def test_bad_model_options():
-    with pytest.raises(InputError, match="baseline = 'spline' is not one of weibull, piecewise"):
+    with pytest.raises(InputError, match="key 'baseline': Input should be 'weibull' or 'piecewise'"):
         RelapseModel(baseline="spline")
     with pytest.raises(InputError, match="unknown option"):
         RelapseModel(draws=10)

@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 
 from relapse_model.cli import main
-from relapse_model.cohort.bundled import bundled_specs, load_bundled, read_spec
-from relapse_model.cohort.calibration import TARGET, calibration_table
-from relapse_model.cohort.cards import generate, write_cohort
+from relapse_model.cohort.bundled import load_bundled
 from relapse_model.errors import InputError
+from relapse_model.reference.cards import generate, write_cohort
+from relapse_model.reference.spec import bundled_specs, read_spec
+from relapse_model.reference.targets import TARGET, target_table
 from tests.conftest import BUNDLED, COHORTS
 
 
@@ -43,7 +44,7 @@ def test_a_different_seed_gives_a_different_cohort():
 @pytest.mark.parametrize("name", BUNDLED)
 def test_published_targets_are_reproduced(name):
     spec = read_spec(COHORTS / f"{name}.toml")
-    table = calibration_table(load_bundled(name), spec.targets)
+    table = target_table(load_bundled(name), spec.targets)
     assert set(table["key"]) == set(TARGET), "every target is checked for every cohort"
     failing = table.loc[~table["ok"], ["key", "low", "high", "observed"]]
     assert failing.empty, f"\n{failing.to_string()}"
@@ -52,7 +53,7 @@ def test_published_targets_are_reproduced(name):
 @pytest.mark.parametrize("name", BUNDLED)
 def test_prognostic_ordering_holds(name):
     # the directions the literature agrees on, beyond the per-target ranges
-    t = calibration_table(load_bundled(name), read_spec(COHORTS / f"{name}.toml").targets).set_index("key")
+    t = target_table(load_bundled(name), read_spec(COHORTS / f"{name}.toml").targets).set_index("key")
     obs = t["observed"]
     assert obs["os5_late"] > obs["os5_early"]
     assert obs["os4_cbf"] > obs["os4_adverse"] + 0.25

@@ -15,11 +15,10 @@ from relapse_model.cli import main
 from relapse_model.cohort import Cohort
 from relapse_model.cohort.summary import summary_table
 from relapse_model.errors import InputError
-from relapse_model.report.html import Figure, Section, Table, render_report
+from relapse_model.report.html import Section, Table, render_report
 from relapse_model.report.privacy import find_identifiers, suppress_counts
 from relapse_model.report.spec import AgentPriorVariant, load_report_spec
 from tests.conftest import COHORTS, ROOT, valid_rows
-
 from tests.conftest import build_demo as _demo
 
 

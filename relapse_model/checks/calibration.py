@@ -13,15 +13,12 @@ carries their standard errors and the fit weights groups by them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from scipy import stats
 from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator
-from relapse_model.report.png import save_png
 
 CONF_LEVEL = 0.95
 
@@ -196,27 +193,3 @@ def calibration_slope_intercept(table: pd.DataFrame) -> CalibrationFit:
                           intercept_se=float(np.sqrt(cov[0, 0])), chi2=chi2,
                           p_value=float(stats.chi2.sf(chi2, 2)) if np.isfinite(chi2) else float("nan"),
                           weights="inverse_variance" if inverse_variance else "n", n_groups=int(y.size))
-
-
-def calibration_figure(table: pd.DataFrame, path: str | Path) -> Path:
-    """Observed (with 95% interval) against mean predicted risk per group, the diagonal and the
-    fitted line. Written as PNG with fixed metadata; returns the path."""
-    fit = calibration_slope_intercept(table)
-    fig = Figure(figsize=(4.8, 4.6), constrained_layout=True)
-    ax = fig.subplots()
-    x, y = table["predicted"].to_numpy(float), table["observed"].to_numpy(float)
-    err = np.vstack([y - table["lower"].to_numpy(float), table["upper"].to_numpy(float) - y])
-    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":", label="perfect calibration")
-    ax.errorbar(x, y, yerr=np.clip(err, 0, None), fmt="o", color="black", capsize=3, label="groups (95% CI)")
-    grid = np.linspace(0, 1, 2)
-    ax.plot(grid, fit.intercept + fit.slope * grid, color="tab:red", lw=1.2,
-            label=f"slope {fit.slope:.2f}, intercept {fit.intercept:+.2f}")
-    what = "event (1 - EFS)" if table.attrs.get("kind", "efs") == "efs" else "relapse (cumulative incidence)"
-    horizon = table.attrs.get("horizon", float("nan"))
-    ax.set_xlabel(f"predicted risk of {what} by {horizon:g} months")
-    ax.set_ylabel("observed risk")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    return save_png(fig, path)

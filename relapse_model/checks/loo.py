@@ -76,8 +76,8 @@ def standard_comparison(cohort, *, priors=None, seed: int = 0, fit_kwargs: dict 
     (pandas.DataFrame, dict)
         The :func:`compare_models` table and the fitted models by name.
     """
+    from relapse_model.common.paths import DEFAULT_PRIORS
     from relapse_model.models import RelapseModel
-    from relapse_model.models.model import DEFAULT_PRIORS
 
     kwargs = {"draws": 1000, "tune": 1000, "chains": 4, "progressbar": False, **(fit_kwargs or {})}
     fits = {name: RelapseModel(priors or DEFAULT_PRIORS, **config).fit(cohort, random_seed=seed, **kwargs)

@@ -1,10 +1,12 @@
-"""Model checks of a fitted RelapseModel on a cohort: posterior-predictive curves by subgroup,
-calibration at horizons, K-fold predictive accuracy, and writing it all to a folder."""
+"""Model checks of a fitted RelapseModel on a cohort: convergence and LOO, posterior-predictive
+curves by subgroup, calibration at horizons, K-fold predictive accuracy. :func:`run_checks` is the
+one check sequence; it returns data (:class:`CheckResults`), and figures are drawn from that data
+by :mod:`relapse_model.report.figures`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -12,11 +14,11 @@ import pandas as pd
 import xarray as xr
 
 from relapse_model.checks.accuracy import accuracy_metrics, kfold_indices
-from relapse_model.checks.calibration import calibration_figure, calibration_slope_intercept, calibration_table
-from relapse_model.checks.convergence import convergence_table
+from relapse_model.checks.calibration import CalibrationFit, calibration_slope_intercept, calibration_table
 from relapse_model.checks.loo import loo_table
-from relapse_model.checks.ppc import ppc_curves, ppc_figure, replicate_outcomes
+from relapse_model.checks.ppc import ppc_curves, replicate_outcomes
 from relapse_model.cohort.cohort import Cohort
+from relapse_model.models.convergence import convergence_table
 from relapse_model.models.predict import patient_curves
 from relapse_model.scores.stemness import call_high
 
@@ -110,7 +112,7 @@ def cross_validate(model, cohort: Cohort, *, k: int = 5, seed: int = 0, horizons
     for fold, (train, test) in enumerate(kfold_indices(cause, k=k, seed=seed)):
         if step:
             step(f"cross-validation: fold {fold + 1} of {k}")
-        fold_model = RelapseModel(model.priors, **{key: v for key, v in model.config.items()})
+        fold_model = RelapseModel(model.priors, model.spec)
         fold_model.fit(cohort.subset(np.isin(np.arange(len(cohort)), train)), random_seed=seed + fold, **kwargs)
         test_cohort = cohort.subset(np.isin(np.arange(len(cohort)), test))
         hs = np.asarray(horizons, dtype=float)
@@ -125,42 +127,85 @@ def cross_validate(model, cohort: Cohort, *, k: int = 5, seed: int = 0, horizons
     return pd.concat([frame, numeric.mean().to_frame().T.assign(fold="mean")], ignore_index=True)
 
 
-def write_checks(model, cohort: Cohort, out_dir: str | Path, *, horizons: tuple[float, ...] = (12.0, 36.0, 60.0),
-                 n_replicates: int = 200, seed: int = 0, cv_folds: int = 0,
-                 step: Callable[[str], None] | None = None) -> list[Path]:
-    """Write every check as PNG figures and CSV tables; return the files written.
+@dataclass(frozen=True)
+class CheckSpec:
+    """Which checks to run: calibration horizons (months), posterior-predictive replicates, the
+    seed of the replicates and folds, and K-fold cross-validation (0 = skip)."""
 
-    ``step`` is called with a short description as each stage starts (for progress output).
+    horizons: tuple[float, ...] = (12.0, 36.0, 60.0)
+    n_replicates: int = 200
+    seed: int = 0
+    cv_folds: int = 0
+
+
+@dataclass
+class CheckResults:
+    """What :func:`run_checks` found; tables and figures are drawn from it elsewhere."""
+
+    convergence: pd.DataFrame | None = None
+    loo: pd.DataFrame | None = None
+    ppc: dict[str, xr.Dataset] = field(default_factory=dict)
+    #: grouped calibration table per ``"{kind}_{horizon:g}m"`` (kind ``efs`` or ``relapse``)
+    calibration: dict[str, pd.DataFrame] = field(default_factory=dict)
+    calibration_fits: dict[str, CalibrationFit] = field(default_factory=dict)
+    cross_validation: pd.DataFrame | None = None
+
+
+def _convergence_and_loo(model, cohort: Cohort, spec: CheckSpec, out: CheckResults) -> None:
+    out.convergence = convergence_table(model.posterior)
+    out.loo = loo_table({"fitted model": model})
+
+
+def _posterior_predictive(model, cohort: Cohort, spec: CheckSpec, out: CheckResults) -> None:
+    out.ppc = posterior_predictive(model, cohort, n_replicates=spec.n_replicates, seed=spec.seed)
+
+
+def _calibration(model, cohort: Cohort, spec: CheckSpec, out: CheckResults) -> None:
+    for kind, risk in predicted_risks(model, cohort, spec.horizons).items():
+        for j, h in enumerate(spec.horizons):
+            key = f"{kind}_{h:g}m"
+            out.calibration[key], out.calibration_fits[key] = calibration(model, cohort, h, kind=kind,
+                                                                          predicted=risk[:, j])
+
+
+#: The check sequence: (progress message, stage). ``check``, ``report`` and ``demo`` all run it.
+CHECK_STAGES: tuple[tuple[str, Callable[..., None]], ...] = (
+    ("convergence and PSIS-LOO", _convergence_and_loo),
+    ("posterior-predictive checks", _posterior_predictive),
+    ("calibration", _calibration),
+)
+
+
+def n_check_stages(spec: CheckSpec) -> int:
+    """How many progress messages :func:`run_checks` gives (one per stage, one per fold)."""
+    return len(CHECK_STAGES) + spec.cv_folds
+
+
+def run_checks(model, cohort: Cohort, spec: CheckSpec = CheckSpec(),
+               step: Callable[[str], None] | None = None) -> CheckResults:
+    """Run every model check on a fitted model and its cohort.
+
+    ``step`` is called with a short description as each stage (and each cross-validation fold)
+    starts, for progress output.
     """
     say = step or (lambda _msg: None)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    out = CheckResults()
+    for message, stage in CHECK_STAGES:
+        say(message)
+        stage(model, cohort, spec, out)
+    if spec.cv_folds:
+        out.cross_validation = cross_validate(model, cohort, k=spec.cv_folds, seed=spec.seed,
+                                              horizons=spec.horizons, step=say)
+    return out
 
-    def csv(frame: pd.DataFrame, name: str, index: bool = False) -> None:
-        path = out / name
-        frame.to_csv(path, index=index, lineterminator="\n")
-        written.append(path)
 
-    say("convergence and PSIS-LOO")
-    csv(convergence_table(model.posterior), "convergence.csv")
-    csv(loo_table({"model": model}), "loo.csv")
-    say(f"posterior-predictive checks ({n_replicates} replicates)")
-    ppc = posterior_predictive(model, cohort, n_replicates=n_replicates, seed=seed)
-    for name, ds in ppc.items():
-        written.append(ppc_figure(ds, out / f"ppc_{name}.png"))
-    csv(ppc_summary(ppc), "ppc_summary.csv")
-    fits = []
-    say("calibration")
-    risks = predicted_risks(model, cohort, horizons)
-    for kind, risk in risks.items():
-        for j, h in enumerate(horizons):
-            table, fit = calibration(model, cohort, h, kind=kind, predicted=risk[:, j])
-            csv(table, f"calibration_{kind}_{h:g}m.csv")
-            written.append(calibration_figure(table, out / f"calibration_{kind}_{h:g}m.png"))
-            fits.append({"kind": kind, "horizon": h, "slope": fit.slope, "intercept": fit.intercept,
-                         "chi2 (slope 1, intercept 0)": fit.chi2, "p_value": fit.p_value})
-    csv(pd.DataFrame(fits), "calibration_summary.csv")
-    if cv_folds:
-        csv(cross_validate(model, cohort, k=cv_folds, seed=seed, horizons=horizons, step=step), "cross_validation.csv")
-    return written
+def calibration_summary(results: CheckResults, survival_label: str = "EFS") -> pd.DataFrame:
+    """Slope and intercept per endpoint and horizon (slope 1 and intercept 0 when calibrated)."""
+    names = {"EFS": "event-free survival", "OS": "overall survival"}
+    rows = []
+    for key, fit in results.calibration_fits.items():
+        kind, horizon = key.rsplit("_", 1)
+        rows.append({"endpoint": names[survival_label] if kind == "efs" else "relapse incidence",
+                     "horizon (months)": float(horizon.removesuffix("m")), "slope": fit.slope,
+                     "intercept": fit.intercept, "chi2 (slope 1, intercept 0)": fit.chi2, "p value": fit.p_value})
+    return pd.DataFrame(rows)

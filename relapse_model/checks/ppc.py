@@ -10,17 +10,14 @@ replicate band at the times where the feature shows.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import xarray as xr
-from matplotlib.figure import Figure
 from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator
 
+from relapse_model.common.intervals import ESTIMATE, ESTIMATES, estimate_coords
 from relapse_model.models.design import Design
 from relapse_model.models.outcomes import simulate_outcomes
 from relapse_model.models.parameters import ParameterDraws
-from relapse_model.report.png import save_png
 
 #: Curves compared, with what each estimates (cause 1 relapse, cause 2 death without relapse).
 CURVES: dict[str, str] = {
@@ -29,7 +26,7 @@ CURVES: dict[str, str] = {
     "cif_death": "cumulative incidence of cause 2 (Aalen-Johansen)",
 }
 BAND = (0.025, 0.975)
-_LABELS = {"efs": "EFS", "cif_relapse": "relapse incidence", "cif_death": "death without relapse"}
+PPC_LABELS = {"efs": "EFS", "cif_relapse": "relapse incidence", "cif_death": "death without relapse"}
 
 
 # --------------------------------------------------------------------------- replication
@@ -178,6 +175,24 @@ def _mid_p(rep: np.ndarray, obs: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(obs), np.nan, below.mean(axis=0) + tied.mean(axis=0) / 2.0)
 
 
+def _group_comparison(obs_time: np.ndarray, obs_cause: np.ndarray, rep_time: np.ndarray, rep_cause: np.ndarray,
+                      t_all: np.ndarray) -> dict[str, np.ndarray]:
+    """One group's observed curves, replicate mean, band and mid-p at ``t_all`` (the last time is
+    the horizon), and the fraction of the other times where the observed curve leaves the band."""
+    # the observed curve exists up to the group's last follow-up; replicates are compared there
+    obs = sample_curves(obs_time, obs_cause, t_all, until=obs_time.max())   # (3, T+1)
+    rep = np.stack([sample_curves(rt, rc, t_all) for rt, rc in zip(rep_time, rep_cause)])
+    defined = ~np.isnan(obs)
+    out = {"observed": obs, "mean": np.where(defined, rep.mean(axis=0), np.nan),
+           "lower": np.where(defined, np.quantile(rep, BAND[0], axis=0), np.nan),
+           "upper": np.where(defined, np.quantile(rep, BAND[1], axis=0), np.nan), "p_value": _mid_p(rep, obs)}
+    n_t, tol = t_all.size - 1, 1e-12
+    out_mask = (obs[:, :n_t] < out["lower"][:, :n_t] - tol) | (obs[:, :n_t] > out["upper"][:, :n_t] + tol)
+    n_def = defined[:, :n_t].sum(axis=1)
+    out["fraction_outside"] = np.where(n_def > 0, out_mask.sum(axis=1) / np.maximum(n_def, 1), np.nan)
+    return out
+
+
 def ppc_curves(observed_time: np.ndarray, observed_cause: np.ndarray, rep_time: np.ndarray,
                rep_cause: np.ndarray, times: np.ndarray, groups: np.ndarray | None = None,
                horizon: float = 60.0) -> xr.Dataset:
@@ -201,8 +216,9 @@ def ppc_curves(observed_time: np.ndarray, observed_cause: np.ndarray, rep_time: 
     -------
     xarray.Dataset
         Dims ``group`` and ``time``. For each curve ``c`` in :data:`CURVES` (``efs``,
-        ``cif_relapse``, ``cif_death``): ``c_observed``, the replicate ``c_mean``, the 2.5% and
-        97.5% replicate quantiles ``c_lower`` and ``c_upper``, and ``c_p_value``, the one-sided
+        ``cif_relapse``, ``cif_death``): ``c_observed``; ``c``, the replicates' mean and 2.5% and
+        97.5% quantiles along the ``estimate`` dimension (``mean``, ``lower``, ``upper``); and
+        ``c_p_value``, the one-sided
         posterior-predictive p-value ``P(replicate < observed) + P(replicate = observed) / 2``
         (a mid-p value, so times where every curve is tied, e.g. EFS = 1 before the first event,
         give 0.5, not 0). Values near 0 or 1 are extreme; the two-sided p-value is
@@ -228,68 +244,25 @@ def ppc_curves(observed_time: np.ndarray, observed_cause: np.ndarray, rep_time: 
     p_horizon = np.full(len(names), np.nan)
     obs_horizon = np.full(len(names), np.nan)
     for gi, mask in enumerate(masks):
-        # the observed curve exists up to the group's last follow-up; replicates are compared there
-        obs = sample_curves(obs_time[mask], obs_cause[mask], t_all, until=obs_time[mask].max())   # (3, T+1)
-        rep = np.stack([sample_curves(rt[mask], rc[mask], t_all) for rt, rc in zip(rep_time, rep_cause)])
-        defined = ~np.isnan(obs)
-        mean = np.where(defined, rep.mean(axis=0), np.nan)
-        lower = np.where(defined, np.quantile(rep, BAND[0], axis=0), np.nan)
-        upper = np.where(defined, np.quantile(rep, BAND[1], axis=0), np.nan)
-        p = _mid_p(rep, obs)
-        for key, value in zip(("observed", "mean", "lower", "upper", "p_value"), (obs, mean, lower, upper, p)):
-            stats[key][gi] = value[:, :n_t]
-        tol = 1e-12
-        out_mask = (obs[:, :n_t] < lower[:, :n_t] - tol) | (obs[:, :n_t] > upper[:, :n_t] + tol)
-        n_def = defined[:, :n_t].sum(axis=1)
-        outside[gi] = np.where(n_def > 0, out_mask.sum(axis=1) / np.maximum(n_def, 1), np.nan)
-        p_horizon[gi] = p[0, -1]
-        obs_horizon[gi] = obs[0, -1]
+        group = _group_comparison(obs_time[mask], obs_cause[mask], rep_time[:, mask], rep_cause[:, mask], t_all)
+        for key in stats:
+            stats[key][gi] = group[key][:, :n_t]
+        outside[gi] = group["fraction_outside"]
+        p_horizon[gi] = group["p_value"][0, -1]
+        obs_horizon[gi] = group["observed"][0, -1]
     data_vars: dict[str, tuple] = {}
     for ci, name in enumerate(CURVES):
-        for key, arr in stats.items():
-            data_vars[f"{name}_{key}"] = (("group", "time"), arr[:, ci, :])
+        band = np.stack([stats[k][:, ci, :] for k in ESTIMATES], axis=-1)
+        data_vars[f"{name}_observed"] = (("group", "time"), stats["observed"][:, ci, :])
+        data_vars[name] = (("group", "time", ESTIMATE), band)
+        data_vars[f"{name}_p_value"] = (("group", "time"), stats["p_value"][:, ci, :])
         data_vars[f"{name}_fraction_outside"] = (("group",), outside[:, ci])
     data_vars["efs_p_value_horizon"] = (("group",), p_horizon)
     data_vars["efs_observed_horizon"] = (("group",), obs_horizon)
     data_vars["n_patients"] = (("group",), np.array([m.sum() for m in masks], dtype=np.int64))
-    ds = xr.Dataset(data_vars, coords={"group": names, "time": times})
+    ds = xr.Dataset(data_vars, coords={"group": names, "time": times, **estimate_coords()})
     ds["time"].attrs["units"] = "months since first relapse"
     ds.attrs.update(n_replicates=int(rep_time.shape[0]), band=list(BAND), horizon=float(horizon),
                     p_value="one-sided mid-p: P(rep < obs) + P(rep = obs) / 2; extreme near 0 or 1",
                     competing=int(bool((obs_cause == 2).any() or (rep_cause == 2).any())))
     return ds
-
-
-# --------------------------------------------------------------------------- figure
-
-
-def ppc_figure(ds: xr.Dataset, path: str | Path) -> Path:
-    """Observed curves over the replicate 95% bands: one row per group, one column per curve.
-
-    ``cif_death`` is drawn only for competing-risk data. Written as PNG with fixed metadata
-    (the same Dataset gives the same bytes); returns the path.
-    """
-    curves = [c for c in CURVES if c != "cif_death" or ds.attrs.get("competing", 1)]
-    groups = [str(g) for g in ds["group"].to_numpy()]
-    fig = Figure(figsize=(4.2 * len(curves), 3.2 * len(groups)), constrained_layout=True)
-    axes = fig.subplots(len(groups), len(curves), squeeze=False)
-    t = ds["time"].to_numpy()
-    for gi, group in enumerate(groups):
-        for ci, curve in enumerate(curves):
-            ax = axes[gi, ci]
-            sel = ds.isel(group=gi)
-            ax.fill_between(t, sel[f"{curve}_lower"], sel[f"{curve}_upper"], step="post", alpha=0.3,
-                            color="tab:blue", label="replicates, 95% band")
-            ax.step(t, sel[f"{curve}_mean"], where="post", color="tab:blue", lw=1, ls="--", label="replicate mean")
-            ax.step(t, sel[f"{curve}_observed"], where="post", color="black", lw=1.5, label="observed")
-            outside = float(sel[f"{curve}_fraction_outside"])
-            title = f"{group} (n={int(sel['n_patients'])}): {_LABELS[curve]}, {outside:.0%} outside band"
-            if curve == "efs":
-                title += f"\np at {ds.attrs.get('horizon', 60):g} mo = {float(sel['efs_p_value_horizon']):.3f}"
-            ax.set_title(title, fontsize=9)
-            ax.set_ylim(0, 1)
-            ax.set_xlabel("months since first relapse")
-            ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=7, loc="upper right")
-    fig.suptitle(f"Posterior-predictive check, {ds.attrs.get('n_replicates', '?')} replicates", fontsize=11)
-    return save_png(fig, path)

@@ -24,7 +24,7 @@ WEAK = "weak.toml"
 
 
 def _priors():
-    from relapse_model.models.model import PRIORS_DIR
+    from relapse_model.common.paths import PRIORS_DIR
     return PRIORS_DIR / WEAK
 
 
@@ -70,8 +70,9 @@ def gbsg2_comparison(seed: int = 1, draws: int = 1000, tune: int = 1000, chains:
     """Hazard ratios (no-cure Weibull vs Cox), survival (models vs Kaplan-Meier), LOO (cure vs not)."""
     from relapse_model.checks.loo import compare_models
     from relapse_model.models import RelapseModel
-    from relapse_model.models.predict import curves_from_eta
+    from relapse_model.models.hierarchy import Names
     from relapse_model.models.parameters import linear_predictors
+    from relapse_model.models.predict import curves_from_eta
 
     d = load_gbsg2()
     fits = {}
@@ -80,7 +81,7 @@ def gbsg2_comparison(seed: int = 1, draws: int = 1000, tune: int = 1000, chains:
         fits[label] = m.fit_arrays(d["X"], d["names"], d["time"], event=d["event"], draws=draws, tune=tune,
                                    chains=chains, random_seed=seed, progressbar=False)
     cox = _cox(d["X"], d["names"], d["time"], d["event"])
-    post = fits["Weibull PH"].posterior["posterior"]["relapse_beta"].stack(s=("chain", "draw"))
+    post = fits["Weibull PH"].posterior["posterior"][Names("relapse").beta].stack(s=("chain", "draw"))
     hr = pd.DataFrame({"covariate": d["names"],
                        "Bayes HR (95% CrI)": [f"{np.exp(np.median(v)):.2f} ({np.exp(np.quantile(v, .025)):.2f}-"
                                               f"{np.exp(np.quantile(v, .975)):.2f})" for v in post.to_numpy()],
@@ -105,8 +106,9 @@ def gbsg2_comparison(seed: int = 1, draws: int = 1000, tune: int = 1000, chains:
 def bmt_comparison(seed: int = 1, draws: int = 1000, tune: int = 1000, chains: int = 4) -> dict[str, pd.DataFrame]:
     """Cumulative incidences (model vs Aalen-Johansen) and cause-specific HRs of AML (vs Cox)."""
     from relapse_model.models import RelapseModel
-    from relapse_model.models.predict import curves_from_eta
+    from relapse_model.models.hierarchy import Names
     from relapse_model.models.parameters import linear_predictors
+    from relapse_model.models.predict import curves_from_eta
 
     d = load_bmt()
     model = RelapseModel(_priors(), outcome="competing", cure=False, relapse_covariates=["aml"],
@@ -127,7 +129,7 @@ def bmt_comparison(seed: int = 1, draws: int = 1000, tune: int = 1000, chains: i
                                             f"{np.quantile(cohort_avg[:, j], .975):.3f})"})
     post = model.posterior["posterior"]
     hr_rows = []
-    for label, var, k in (("relapse", "relapse_beta", 1), ("death without relapse", "death_beta", 2)):
+    for label, var, k in (("relapse", Names("relapse").beta, 1), ("death without relapse", Names("death").beta, 2)):
         v = post[var].stack(s=("chain", "draw")).to_numpy().ravel()
         cox = _cox(d["X"], d["names"], d["time"], (d["cause"] == k).astype(int))
         hr_rows.append({"cause": label,
@@ -140,7 +142,7 @@ def bmt_comparison(seed: int = 1, draws: int = 1000, tune: int = 1000, chains: i
 
 
 def main() -> None:
-    from relapse_model.report.tables import markdown_table
+    from relapse_model.common.tables import markdown_table
     pd.set_option("display.width", 200)
     for name, fn in (("bmt (scikit-survival)", bmt_comparison), ("gbsg2 (scikit-survival)", gbsg2_comparison)):
         print(f"## {name}")

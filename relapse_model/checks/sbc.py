@@ -11,7 +11,6 @@ part of the slow tests.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,8 @@ from scipy import stats
 
 from relapse_model.cohort.cohort import Cohort
 from relapse_model.models.outcomes import simulate_outcomes, with_simulated_outcomes
+from relapse_model.models.hierarchy import CURE_INTERCEPT, Names
 from relapse_model.models.parameters import ParameterDraws
-from relapse_model.report.png import save_png
 
 
 @dataclass(frozen=True)
@@ -54,21 +53,25 @@ class SBCResult:
 
 
 def _truth_table(truth: ParameterDraws) -> dict[str, float]:
+    """The true value of every checked parameter, keyed by posterior variable (``name[label]``)."""
     values: dict[str, float] = {}
     if truth.has_cure:
-        values["cure_intercept"] = float(truth.cure_intercept[0])
-        values |= {f"cure_beta[{c}]": float(v) for c, v in zip(truth.cure_covariates, truth.cure_beta[0])}
-    values |= {f"relapse_beta[{c}]": float(v) for c, v in zip(truth.relapse.covariates, truth.relapse.beta[0])}
+        values[CURE_INTERCEPT] = float(truth.cure_intercept[0])
+        values |= {f"{Names('cure').beta}[{c}]": float(v) for c, v in zip(truth.cure_covariates, truth.cure_beta[0])}
     for section, cause in (("relapse", truth.relapse), ("death", truth.death)):
         if cause is None:
             continue
-        for key, arr in cause.baseline.items():
+        names = Names(section)
+        if section == "relapse":
+            values |= {f"{names.beta}[{c}]": float(v) for c, v in zip(cause.covariates, cause.beta[0])}
+        for key, arr in cause.baseline.items():     # log_shape / log_scale, or log_rate per interval
+            var = getattr(names, key)
             if arr.ndim == 1:
-                values[f"{section}_{key}"] = float(arr[0])
+                values[var] = float(arr[0])
             else:
-                values |= {f"{section}_{key}[{j}]": float(v) for j, v in enumerate(arr[0])}
+                values |= {f"{var}[{j}]": float(v) for j, v in enumerate(arr[0])}
         if section == "death":
-            values |= {f"death_beta[{c}]": float(v) for c, v in zip(cause.covariates, cause.beta[0])}
+            values |= {f"{names.beta}[{c}]": float(v) for c, v in zip(cause.covariates, cause.beta[0])}
     return values
 
 
@@ -102,8 +105,8 @@ def run_sbc(template: Cohort, n_replications: int, *, seed: int = 0, model_kwarg
     n_posterior : int
         Posterior draws the true value is ranked among (thinned evenly; needs chains x draws >= it).
     """
+    from relapse_model.common.paths import DEFAULT_PRIORS
     from relapse_model.models import RelapseModel
-    from relapse_model.models.model import DEFAULT_PRIORS
 
     kwargs = dict(model_kwargs or {})
     generator = RelapseModel(priors or DEFAULT_PRIORS, **kwargs)
@@ -126,58 +129,3 @@ def run_sbc(template: Cohort, n_replications: int, *, seed: int = 0, model_kwarg
         if progress:
             progress(r + 1, n_replications)
     return SBCResult(pd.DataFrame(rows), n_posterior, np.array(divergences))
-
-
-def sbc_figure(result: SBCResult, path: str | Path) -> Path:
-    """ECDF of the normalised ranks minus the uniform CDF, per parameter, with a 95% pointwise
-    binomial band (Säilynoja et al. 2022 use simultaneous bands; pointwise is narrower)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(result.ranks)
-    grid = np.linspace(0, 1, 101)
-    half = 1.96 * np.sqrt(grid * (1 - grid) / max(n, 1))
-    names = list(result.ranks.columns)
-    cols = 4
-    fig, axes = plt.subplots(-(-len(names) // cols), cols, figsize=(3.2 * cols, 2.4 * -(-len(names) // cols)),
-                             squeeze=False, constrained_layout=True)
-    for ax, name in zip(axes.ravel(), names):
-        u = (result.ranks[name].to_numpy() + 0.5) / (result.n_posterior + 1)
-        ecdf = (u[None, :] <= grid[:, None]).mean(axis=1)
-        ax.fill_between(grid, -half, half, color="grey", alpha=0.3)
-        ax.plot(grid, ecdf - grid)
-        ax.axhline(0, color="black", lw=0.5)
-        ax.set_title(name, fontsize=8)
-    for ax in axes.ravel()[len(names):]:
-        ax.set_visible(False)
-    fig.suptitle(f"SBC: ECDF difference of ranks, {n} replications, L = {result.n_posterior}", fontsize=10)
-    saved = save_png(fig, path)
-    plt.close(fig)
-    return saved
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``make sbc``: the full SBC run on the BFM-like cohort's covariates, written to a folder."""
-    from relapse_model.cohort.bundled import load_bundled
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replications", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="reports/build/sbc")
-    args = parser.parse_args(argv)
-    result = run_sbc(load_bundled("bfm_like"), args.replications, seed=args.seed, draws=500, tune=500,
-                     chains=2, progress=lambda k, n: print(f"replication {k}/{n}", flush=True))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    result.ranks.to_csv(out / "sbc_ranks.csv", index=False)
-    table = result.uniformity()
-    table.to_csv(out / "sbc_uniformity.csv", index=False)
-    sbc_figure(result, out / "sbc_ecdf.png")
-    print(table.to_string(index=False))
-    print(f"pooled chi-square p = {result.pooled_p_value():.3f}; divergent replications: "
-          f"{int((result.divergences > 0).sum())} of {len(result.divergences)}; written to {out}")
-
-
-if __name__ == "__main__":
-    main()

@@ -38,10 +38,10 @@ def prior_sensitivity(reference, alternative, cohort: Cohort, horizons: tuple[fl
         "ratio of medians": merged["posterior_median_alt"] / merged["posterior_median_ref"],
         "shift (reference posterior SDs)": np.log(merged["posterior_median_alt"] / merged["posterior_median_ref"]) / width,
     })
-    pa = reference.predict(cohort, list(horizons))
-    pb = alternative.predict(cohort, list(horizons))
+    pa = reference.predict(cohort, list(horizons)).sel(estimate="mean")
+    pb = alternative.predict(cohort, list(horizons)).sel(estimate="mean")
     rows = []
-    for var in [v for v in pa.data_vars if not str(v).endswith(("_lower", "_upper"))]:
+    for var in pa.data_vars:
         hs = pa["horizon"].to_numpy() if "horizon" in pa[var].dims else [np.nan]
         for h in hs:
             sel = {"horizon": h} if "horizon" in pa[var].dims else {}

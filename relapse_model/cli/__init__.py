@@ -16,6 +16,7 @@ from relapse_model.cli.common import EXIT_BAD_INPUT, err
 from relapse_model.cli.data import cohorts, stemness, validate
 from relapse_model.cli.modelling import check, fit, predict
 from relapse_model.cli.reporting import demo, report
+from relapse_model.cli.sbc import sbc
 from relapse_model.cli.trials import simulate
 from relapse_model.errors import InputError
 
@@ -63,7 +64,7 @@ def main() -> None:
     """
 
 
-for _command in (demo, validate, cohorts, stemness, fit, check, predict, simulate, report):
+for _command in (demo, validate, cohorts, stemness, fit, check, predict, simulate, report, sbc):
     main.add_command(_command)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from relapse_model.report.tables import format_number
+from relapse_model.common.tables import format_number
 
 #: Exit statuses, documented in ``relapse-model --help`` and the README.
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIAGNOSTICS = 0, 2, 3

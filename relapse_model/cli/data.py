@@ -96,8 +96,9 @@ def cohorts(regenerate: bool, folder: Path | None, as_json: bool) -> None:
       relapse-model cohorts
       relapse-model cohorts --regenerate
     """
-    from relapse_model.cohort.bundled import bundled_specs, cohorts_dir
-    from relapse_model.cohort.cards import write_cohort
+    from relapse_model.common.paths import cohorts_dir
+    from relapse_model.reference.cards import write_cohort
+    from relapse_model.reference.spec import bundled_specs
 
     folder = folder or cohorts_dir()
     specs = bundled_specs(folder)

@@ -10,6 +10,7 @@ import pandas as pd
 from relapse_model.cli.common import (StageProgress, finish, json_option, out, print_json, print_table, quiet_option,
                                       quiet_sampler_logs, records, strict_option, warn_failed_fit)
 from relapse_model.errors import InputError
+from relapse_model.models.spec import ModelSpec, SamplerSpec, choices, default, parse_model_spec, parse_sampler_spec
 
 
 def effect_view(hr: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -43,18 +44,22 @@ def fit_json(model, checks: pd.DataFrame) -> dict:
 @click.argument("cohort", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--priors", "priors_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Priors file (default: priors/default.toml).")
-@click.option("--model", "outcome", type=click.Choice(["competing", "cure"]), default="competing",
-              show_default=True, help="competing: relapse vs death without relapse; cure: one endpoint.")
-@click.option("--endpoint", type=click.Choice(["efs", "os"]), default="efs", show_default=True,
-              help="Endpoint of --model cure.")
-@click.option("--baseline", type=click.Choice(["weibull", "piecewise"]), default="weibull", show_default=True)
+@click.option("--model", "outcome", type=click.Choice(choices(ModelSpec, "outcome")),
+              default=default(ModelSpec, "outcome"), show_default=True,
+              help="competing: relapse vs death without relapse; cure: one endpoint.")
+@click.option("--endpoint", type=click.Choice(choices(ModelSpec, "endpoint")), default=default(ModelSpec, "endpoint"),
+              show_default=True, help="Endpoint of --model cure.")
+@click.option("--baseline", type=click.Choice(choices(ModelSpec, "baseline")), default=default(ModelSpec, "baseline"),
+              show_default=True)
 @click.option("--no-cure", is_flag=True, help="Fit without a cure fraction.")
-@click.option("--stemness", type=click.Choice(["lsc17", "plsc6", "none"]), default="lsc17", show_default=True)
-@click.option("--draws", type=click.IntRange(min=10), default=1000, show_default=True)
-@click.option("--tune", type=click.IntRange(min=10), default=1000, show_default=True)
-@click.option("--chains", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--target-accept", type=click.FloatRange(0.5, 1.0, min_open=True, max_open=True), default=0.95,
-              show_default=True, help="NUTS target acceptance; raise it (e.g. 0.98) when a fit reports divergences.")
+@click.option("--stemness", type=click.Choice([*choices(ModelSpec, "stemness"), "none"]),
+              default=default(ModelSpec, "stemness"), show_default=True)
+@click.option("--draws", type=click.IntRange(min=10), default=default(SamplerSpec, "draws"), show_default=True)
+@click.option("--tune", type=click.IntRange(min=10), default=default(SamplerSpec, "tune"), show_default=True)
+@click.option("--chains", type=click.IntRange(min=1), default=default(SamplerSpec, "chains"), show_default=True)
+@click.option("--target-accept", type=click.FloatRange(0.5, 1.0, min_open=True, max_open=True),
+              default=default(SamplerSpec, "target_accept"), show_default=True,
+              help="NUTS target acceptance; raise it (e.g. 0.98) when a fit reports divergences.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the fit (NetCDF).")
@@ -78,17 +83,17 @@ def fit(cohort: Path, priors_path: Path | None, outcome: str, endpoint: str, bas
       relapse-model fit my_cohort.csv --out fit.nc --json > fit.json
     """
     from relapse_model.cohort import load_cohort
+    from relapse_model.common.paths import DEFAULT_PRIORS
     from relapse_model.models import RelapseModel
-    from relapse_model.models.model import DEFAULT_PRIORS
 
     c = load_cohort(cohort)
     if quiet or as_json:
         quiet_sampler_logs()
-    model = RelapseModel(priors_path or DEFAULT_PRIORS, outcome=outcome, endpoint=endpoint,
-                         baseline=baseline, cure=not no_cure,
-                         stemness=None if stemness == "none" else stemness)
-    model.fit(c, draws=draws, tune=tune, chains=chains, random_seed=seed, target_accept=target_accept,
-              progressbar=not (quiet or as_json))
+    spec = parse_model_spec({"outcome": outcome, "endpoint": endpoint, "baseline": baseline, "cure": not no_cure,
+                             "stemness": stemness}, "fit")
+    sampler = parse_sampler_spec({"draws": draws, "tune": tune, "chains": chains, "random_seed": seed,
+                                  "target_accept": target_accept}, "fit")
+    model = RelapseModel(priors_path or DEFAULT_PRIORS, spec).fit(c, sampler, progressbar=not (quiet or as_json))
     checks = model.check()
     passed = warn_failed_fit(model, checks)
     path = model.save(out_path)
@@ -112,14 +117,14 @@ def parse_horizons(text: str) -> list[float]:
 
 
 def _prediction_frame(ds) -> pd.DataFrame:
+    """One row per patient, quantity and horizon, with the mean and the interval's bounds."""
     rows = []
-    names = [v for v in ds.data_vars if not v.endswith(("_lower", "_upper"))]
-    for name in names:
-        mean, lo, hi = ds[name], ds[f"{name}_lower"], ds[f"{name}_upper"]
-        frame = pd.DataFrame({"mean": mean.to_series(), "lower": lo.to_series(), "upper": hi.to_series()}).reset_index()
+    for name, da in ds.data_vars.items():
+        frame = pd.DataFrame({est: da.sel(estimate=est, drop=True).to_series()
+                              for est in ("mean", "lower", "upper")}).reset_index()
         if "horizon" not in frame:
             frame["horizon"] = float("nan")
-        frame.insert(1, "quantity", name)
+        frame.insert(1, "quantity", str(name))
         rows.append(frame[["patient", "quantity", "horizon", "mean", "lower", "upper"]])
     return pd.concat(rows, ignore_index=True)
 
@@ -196,16 +201,20 @@ def check(fit_path: Path, cohort_path: Path, out_dir: Path, horizons: str, repli
       relapse-model check fits/cog.nc --cohort cohorts/cog_like.csv --out checks/cog
       relapse-model check fits/cog.nc --cohort cohorts/cog_like.csv --out checks/cog --cv 5 --compare --strict
     """
-    from relapse_model.checks.model_checks import write_checks
+    from relapse_model.checks.model_checks import (CheckSpec, calibration_summary, n_check_stages, ppc_summary,
+                                                   run_checks)
     from relapse_model.cohort import load_cohort
     from relapse_model.models import RelapseModel
+    from relapse_model.report.check_files import write_check_files
+    from relapse_model.report.content import survival_label
 
     c = load_cohort(cohort_path)
     model = RelapseModel.load(fit_path, cohort=c)
     passed = warn_failed_fit(model)
-    with StageProgress(3 + cv_folds + compare + sensitivity, quiet or as_json) as progress:
-        files = write_checks(model, c, out_dir, horizons=tuple(parse_horizons(horizons)), n_replicates=replicates,
-                             seed=seed, cv_folds=cv_folds, step=progress.step)
+    spec = CheckSpec(horizons=tuple(parse_horizons(horizons)), n_replicates=replicates, seed=seed, cv_folds=cv_folds)
+    with StageProgress(n_check_stages(spec) + compare + sensitivity, quiet or as_json) as progress:
+        results = run_checks(model, c, spec, step=progress.step)
+        files = write_check_files(results, out_dir, survival_label(model))
         if compare:
             from relapse_model.checks.loo import standard_comparison
             progress.step("LOO comparison: fitting four alternatives")
@@ -214,14 +223,16 @@ def check(fit_path: Path, cohort_path: Path, out_dir: Path, horizons: str, repli
             files.append(out_dir / "loo_comparison.csv")
         if sensitivity:
             from relapse_model.checks.sensitivity import prior_sensitivity
-            from relapse_model.models.model import PRIORS_DIR
+            from relapse_model.common.paths import WEAK_PRIORS
             progress.step("prior sensitivity: refitting, weak priors")
-            weak = RelapseModel(PRIORS_DIR / "weak.toml", **model.config).fit(c, random_seed=seed, progressbar=False)
+            weak = RelapseModel(WEAK_PRIORS, model.spec).fit(c, random_seed=seed, progressbar=False)
             for name, frame in prior_sensitivity(model, weak, c).items():
                 frame.to_csv(out_dir / f"prior_sensitivity_{name}.csv", index=False, lineterminator="\n")
                 files.append(out_dir / f"prior_sensitivity_{name}.csv")
-    summary = pd.read_csv(out_dir / "calibration_summary.csv")
-    payload: dict = {"folder": str(out_dir), "fit_passed_diagnostics": passed, "calibration": records(summary)}
+    summary = calibration_summary(results, survival_label(model))
+    payload: dict = {"folder": str(out_dir), "fit_passed_diagnostics": passed,
+                     "convergence": records(results.convergence), "loo": records(results.loo),
+                     "posterior_predictive": records(ppc_summary(results.ppc)), "calibration": records(summary)}
     if not (quiet or as_json):
         print_table(summary, "Calibration (slope 1 and intercept 0 when calibrated)")
     if compare:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from relapse_model.cli.common import (StageProgress, command_line, err, finish, json_option, out, print_json, print_table,
-                                      quiet_option, records, strict_option)
+from relapse_model.cli.common import (StageProgress, command_line, err, finish, json_option, out, print_json,
+                                      print_table, quiet_option, records, strict_option)
 
 
 def _build(spec, quiet: bool, as_json: bool, strict: bool, *, show: tuple[str, ...]) -> None:
@@ -96,7 +96,8 @@ def demo(out_dir: Path | None, seed: int | None, draws: int | None, quiet: bool,
       relapse-model demo
       relapse-model demo --out /tmp/demo --seed 7
     """
-    from relapse_model.report.spec import REPORTS_DIR, load_report_spec
+    from relapse_model.common.paths import REPORTS_DIR
+    from relapse_model.report.spec import load_report_spec
 
     spec = _override(load_report_spec(REPORTS_DIR / "demo.toml"), seed=seed, out_dir=out_dir, draws=draws)
     if not (quiet or as_json):

@@ -5,10 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from relapse_model.cohort.calibration import km_at
 from relapse_model.cohort.cohort import Cohort
 from relapse_model.cohort.schema import COLUMNS
 from relapse_model.cohort.vocabulary import RISK_GROUPS
+from relapse_model.common.survival import km_value_at
+
+
+def km_at(cohort: Cohort, horizon_months: float, mask: np.ndarray | None = None,
+          endpoint: str = "os") -> float:
+    """Kaplan-Meier survival of ``cohort`` (or its ``mask`` rows) at ``horizon_months``
+    (NaN with fewer than 5 patients)."""
+    y = cohort.survival(endpoint)
+    if mask is not None:
+        y = y[np.asarray(mask, dtype=bool)]
+    return km_value_at(y["event"], y["time"], horizon_months)
 
 
 def _count(k: int, min_count: int) -> str:

@@ -1,5 +1,19 @@
-"""Hierarchical Bayesian survival models: design, baselines, likelihoods, PyMC model, prediction."""
+"""Hierarchical Bayesian survival models: specification, design, baselines, likelihoods, the PyMC
+model, convergence diagnostics and prediction.
 
-from relapse_model.models.model import DEFAULT_CONFIG, NotFittedError, RelapseModel
+``RelapseModel`` loads PyMC and ArviZ on first use, so importing the specifications
+(:mod:`relapse_model.models.spec`) stays cheap for the command line.
+"""
 
-__all__ = ["DEFAULT_CONFIG", "NotFittedError", "RelapseModel"]
+from relapse_model.common.lazy import lazy_getattr
+
+_LAZY = {
+    "RelapseModel": "relapse_model.models.model",
+    "NotFittedError": "relapse_model.models.model",
+    "ModelSpec": "relapse_model.models.spec",
+    "SamplerSpec": "relapse_model.models.spec",
+}
+
+
+__getattr__ = lazy_getattr(__name__, _LAZY)
+__all__ = list(_LAZY)

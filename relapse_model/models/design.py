@@ -18,11 +18,7 @@ import numpy as np
 import pandas as pd
 
 from relapse_model.cohort import endpoints
-from relapse_model.cohort.vocabulary import CYTOGENETICS, RISK_GROUP_OF
-
-#: Risk groups with their own mean effect; "intermediate" is the reference.
-EFFECT_GROUPS = ("favourable", "adverse", "unknown")
-GROUPS = ("intermediate",) + EFFECT_GROUPS
+from relapse_model.cohort.vocabulary import CYTOGENETICS
 
 
 @dataclass(frozen=True)
@@ -67,9 +63,6 @@ class Design:
 
     def column(self, name: str) -> np.ndarray:
         return self.X[:, self.covariates.index(name)]
-
-
-CLASS_GROUP_INDEX = np.array([GROUPS.index(RISK_GROUP_OF[c]) for c in CYTOGENETICS])
 
 
 def covariate_names(stemness: str | None, include_mrd: bool, include_cr2: bool) -> tuple[str, ...]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from relapse_model.cohort.vocabulary import CYTOGENETICS, RISK_GROUP_OF
-from relapse_model.models.design import EFFECT_GROUPS
+from relapse_model.cohort.vocabulary import CYTOGENETICS
+from relapse_model.models.hierarchy import CLASS_SD_KEY, GROUP_PRIOR_KEYS, Names, class_effects
+from relapse_model.models.spec import ModelSpec
 from relapse_model.priors.spec import PriorSet
 
 SCALES = {
@@ -19,48 +18,46 @@ SCALES = {
 }
 
 
-def _quantiles(x: np.ndarray, interval: float) -> tuple[float, float, float]:
+def _ratio_quantiles(log_values: np.ndarray, interval: float) -> tuple[float, float, float]:
     lo, hi = (1 - interval) / 2, 1 - (1 - interval) / 2
-    return tuple(float(v) for v in np.exp(np.quantile(x, [0.5, lo, hi])))  # type: ignore[return-value]
+    return tuple(float(v) for v in np.exp(np.quantile(log_values, [0.5, lo, hi])))  # type: ignore[return-value]
 
 
-def effect_table(posterior: xr.Dataset, priors: PriorSet, config: dict[str, Any],
+def _row(section: str, name: str, posterior: tuple[float, float, float], prior: tuple[float, float, float],
+         scale: str) -> dict[str, object]:
+    return {"term": section, "covariate": name, "scale": scale,
+            "posterior_median": posterior[0], "posterior_lower": posterior[1], "posterior_upper": posterior[2],
+            "prior_median": prior[0], "prior_lower": prior[1], "prior_upper": prior[2]}
+
+
+def _class_prior_draws(priors: PriorSet, section: str, n_draws: int) -> np.ndarray:
+    """Class effects (n_draws, n_classes) simulated through the hierarchy from its priors."""
+    rng = np.random.default_rng(0)
+    groups = np.column_stack([priors[section, k].sample(rng, n_draws) for k in GROUP_PRIOR_KEYS])
+    class_sd = priors[section, CLASS_SD_KEY].sample(rng, n_draws)
+    return class_effects(groups, class_sd, rng.standard_normal((len(CYTOGENETICS), n_draws)).T)
+
+
+def effect_table(posterior: xr.Dataset, priors: PriorSet, spec: ModelSpec,
                  interval: float = 0.95, prior_draws: int = 20_000) -> pd.DataFrame:
     """Rows: term (section), covariate, scale, posterior median/lower/upper, prior median/lower/upper."""
-    rows = []
-    rng = np.random.default_rng(0)
     lo, hi = (1 - interval) / 2, 1 - (1 - interval) / 2
-    hierarchy = "cure" if config["cure"] else "relapse"
-
-    def add(section: str, name: str, draws: np.ndarray, prior: tuple[float, float, float], scale: str | None = None):
-        med, low, up = _quantiles(draws, interval)
-        rows.append({"term": section, "covariate": name, "scale": scale or SCALES[section],
-                     "posterior_median": med, "posterior_lower": low, "posterior_upper": up,
-                     "prior_median": prior[0], "prior_lower": prior[1], "prior_upper": prior[2]})
-
-    sections = [("cure", "cure_covariate")] if config["cure"] else []
-    sections += [("relapse", "relapse_covariate")]
-    if config["outcome"] == "competing":
-        sections += [("death", "death_covariate")]
-    for section, dim in sections:
-        var = f"{section}_beta"
-        if var not in posterior:
+    sections = (["cure"] if spec.cure else []) + ["relapse"] + (["death"] if spec.competing else [])
+    rows = []
+    for section in sections:
+        names = Names(section)
+        if names.beta not in posterior:
             continue
-        for cov in posterior[dim].to_numpy():
-            p = priors[section, str(cov)]
-            q = np.exp(p.quantiles((0.5, lo, hi)))
-            add(section, str(cov), posterior[var].sel({dim: cov}).to_numpy().ravel(), tuple(q))
-
-    if not config.get("hierarchy", True):
+        for cov in posterior[names.covariate_dim].to_numpy():
+            prior = tuple(float(v) for v in np.exp(priors[section, str(cov)].quantiles((0.5, lo, hi))))
+            draws = posterior[names.beta].sel({names.covariate_dim: cov}).to_numpy().ravel()
+            rows.append(_row(section, str(cov), _ratio_quantiles(draws, interval), prior, SCALES[section]))
+    if not spec.hierarchy:
         return pd.DataFrame(rows)
-    # cytogenetic classes: prior by simulation through the hierarchy
-    group_prior = {g: priors[hierarchy, f"risk_group.{g}"].sample(rng, prior_draws) for g in EFFECT_GROUPS}
-    class_sd = priors[hierarchy, "class_sd"].sample(rng, prior_draws)
-    for cls in CYTOGENETICS:
-        group = RISK_GROUP_OF[cls]
-        centre = group_prior[group] if group in group_prior else np.zeros(prior_draws)
-        prior = centre + class_sd * rng.standard_normal(prior_draws)
-        q = tuple(float(v) for v in np.exp(np.quantile(prior, [0.5, lo, hi])))
-        add(hierarchy, f"cytogenetics: {cls}", posterior[f"{hierarchy}_class"].sel(cytogenetics=cls).to_numpy().ravel(),
-            q, SCALES[hierarchy] + " vs intermediate risk")
+    section = spec.hierarchy_section
+    prior_classes = _class_prior_draws(priors, section, prior_draws)
+    for j, cls in enumerate(CYTOGENETICS):
+        draws = posterior[Names(section).class_effect].sel(cytogenetics=cls).to_numpy().ravel()
+        rows.append(_row(section, f"cytogenetics: {cls}", _ratio_quantiles(draws, interval),
+                         _ratio_quantiles(prior_classes[:, j], interval), SCALES[section] + " vs intermediate risk"))
     return pd.DataFrame(rows)

@@ -13,35 +13,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import BaseModel
 
 from relapse_model import __version__
-from relapse_model.checks.convergence import Thresholds, convergence_table
 from relapse_model.cohort.cohort import Cohort
+from relapse_model.common.intervals import estimate_coords, summarise_draws
+from relapse_model.common.paths import DEFAULT_PRIORS
 from relapse_model.errors import InputError
-from relapse_model.models.baselines import DEFAULT_GRID_MONTHS
-from relapse_model.models.design import Design, Standardisation, build_design, covariate_names
+from relapse_model.models import fit_file
+from relapse_model.models.convergence import Thresholds, convergence_table
+from relapse_model.models.design import Design, Standardisation, build_design
 from relapse_model.models.parameters import ParameterDraws, from_posterior, from_priors
 from relapse_model.models.predict import patient_curves, summarise
-from relapse_model.priors.spec import PriorSet, load_priors
-
-PRIORS_DIR = Path(__file__).resolve().parents[2] / "priors"
-DEFAULT_PRIORS = PRIORS_DIR / "default.toml"
-
-DEFAULT_CONFIG: dict[str, Any] = {
-    "outcome": "competing",        # "competing" (relapse vs death without relapse) or "cure"
-    "endpoint": "efs",             # endpoint of the single-event "cure" outcome: "efs" or "os"
-    "cure": True,                  # mixture cure fraction (acts on relapse)
-    "baseline": "weibull",         # "weibull" or "piecewise"
-    "grid": list(DEFAULT_GRID_MONTHS),
-    "stemness": "lsc17",           # "lsc17", "plsc6" or None
-    "include_mrd": True,
-    "include_cr2": False,          # response to re-induction (a landmark covariate)
-    "relapse_covariates": "all",   # covariates on the relapse hazard of the non-cured
-    "death_covariates": ["hsct_cr1", "age_per_10y"],
-    "hierarchy": True,             # cytogenetic classes nested in risk groups, and study effects
-}
-_CHOICES = {"outcome": ("competing", "cure"), "endpoint": ("efs", "os"),
-            "baseline": ("weibull", "piecewise"), "stemness": ("lsc17", "plsc6", None)}
+from relapse_model.models.spec import ModelSpec, SamplerSpec, default, parse_model_spec, parse_sampler_spec, spec_json
+from relapse_model.priors.spec import PriorSet, load_priors, parse_priors
 
 
 class NotFittedError(RuntimeError):
@@ -58,18 +43,27 @@ def cohort_hash(cohort: Cohort) -> str:
     return _sha(frame.to_csv(index=False, lineterminator="\n"))
 
 
+def _with_overrides(spec: BaseModel, overrides: dict[str, Any], source: str, parse) -> Any:
+    unknown = sorted(set(overrides) - set(type(spec).model_fields))
+    if unknown:
+        raise InputError.single(source, f"unknown option(s) {', '.join(unknown)} "
+                                f"(known: {', '.join(type(spec).model_fields)})")
+    return parse({**spec.model_dump(), **overrides}, source) if overrides else spec
+
+
 class RelapseModel:
     """Hierarchical Bayesian survival model of outcome after first relapse.
 
     Parameters
     ----------
     priors : str, Path or PriorSet, default ``priors/default.toml``
-    **config
-        Overrides of :data:`DEFAULT_CONFIG`: ``outcome`` ("competing" or "cure"), ``endpoint``
-        ("efs" or "os", single-event model only), ``cure`` (bool), ``baseline`` ("weibull" or
-        "piecewise"), ``grid`` (piecewise cuts in months), ``stemness`` ("lsc17", "plsc6" or
-        None), ``include_mrd``, ``include_cr2``, ``relapse_covariates`` ("all" or a list),
-        ``death_covariates`` (list).
+    spec : ModelSpec, optional
+        The model (default :class:`ModelSpec()`).
+    **overrides
+        Fields of :class:`~relapse_model.models.spec.ModelSpec` to change, e.g.
+        ``outcome="cure", endpoint="os"``, ``baseline="piecewise"``, ``cure=False``,
+        ``stemness=None``, ``relapse_covariates=[...]``. An unknown name or a bad value is an
+        InputError naming it.
 
     Examples
     --------
@@ -79,100 +73,85 @@ class RelapseModel:
     >>> model.predict(load_bundled("bfm_like"), horizons=[12, 36, 60])  # doctest: +SKIP
     """
 
-    def __init__(self, priors: str | Path | PriorSet = DEFAULT_PRIORS, **config: Any):
-        unknown = sorted(set(config) - set(DEFAULT_CONFIG))
-        if unknown:
-            raise InputError.single("model config", f"unknown option(s) {', '.join(unknown)} "
-                                    f"(known: {', '.join(DEFAULT_CONFIG)})")
-        merged = {**DEFAULT_CONFIG, **config}
-        for key, allowed in _CHOICES.items():
-            if merged[key] not in allowed:
-                raise InputError.single("model config", f"{key} = {merged[key]!r} is not one of "
-                                        f"{', '.join(map(str, allowed))}")
-        covs = covariate_names(merged["stemness"], merged["include_mrd"], merged["include_cr2"])
-        self._all_relapse_covariates = merged["relapse_covariates"] == "all"
-        if merged["relapse_covariates"] == "all":
-            merged["relapse_covariates"] = list(covs)
-        for key in ("relapse_covariates", "death_covariates"):
-            merged[key] = list(merged[key])
-        self._check_covariates(merged, covs)
-        if merged["outcome"] == "cure":
-            merged["death_covariates"] = []
-        merged["grid"] = [float(g) for g in merged["grid"]]
-        self.config: dict[str, Any] = merged
+    def __init__(self, priors: str | Path | PriorSet = DEFAULT_PRIORS, spec: ModelSpec | None = None,
+                 **overrides: Any):
+        self.spec: ModelSpec = _with_overrides(spec or ModelSpec(), overrides, "model specification",
+                                               parse_model_spec)
         self.priors: PriorSet = priors if isinstance(priors, PriorSet) else load_priors(priors)
+        self.sampler: SamplerSpec | None = None
         self._posterior: xr.DataTree | None = None
         self._design: Design | None = None
         self._data_hash: str | None = None
         self._cohort: Cohort | None = None
 
-    @staticmethod
-    def _check_covariates(config: dict[str, Any], available: tuple[str, ...] | list[str],
-                          strict: bool = False) -> None:
-        """Hazard covariates must be among the design's. Names outside the cohort schema are
-        allowed at construction (``fit_arrays`` data have their own names) and checked by
-        ``strict=True`` once the data are known."""
-        from relapse_model.priors.spec import COVARIATES
-        for key in ("relapse_covariates", "death_covariates"):
-            bad = [c for c in config[key] if c not in available and (strict or c in COVARIATES)]
-            if bad:
-                raise InputError.single("model config", f"{key}: {', '.join(bad)} not among the "
-                                        f"model's covariates ({', '.join(available)})")
+    def __repr__(self) -> str:
+        state = "fitted" if self._posterior is not None else "not fitted"
+        changed = {k: v for k, v in self.spec.model_dump().items() if v != default(ModelSpec, k)}
+        settings = ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "defaults"
+        return f"RelapseModel({settings}; priors {self.priors.name!r}; {state})"
 
     # --- fitting --------------------------------------------------------------------------
 
     @property
     def endpoint(self) -> str:
-        return "competing" if self.config["outcome"] == "competing" else self.config["endpoint"]
+        """``"competing"``, or the single-event model's endpoint (``"efs"`` or ``"os"``)."""
+        return self.spec.endpoint_kind
 
     def design(self, cohort: Cohort, *, with_outcome: bool = True) -> Design:
         """Design of ``cohort`` (for prediction: with the fitted standardisation and studies)."""
         fitted = self._design
-        self._check_covariates(self.config, covariate_names(self.config["stemness"], self.config["include_mrd"],
-                                                            self.config["include_cr2"]), strict=True)
-        return build_design(cohort.data, stemness=self.config["stemness"],
-                            include_mrd=self.config["include_mrd"], include_cr2=self.config["include_cr2"],
-                            endpoint=self.endpoint, with_outcome=with_outcome,
+        return build_design(cohort.data, stemness=self.spec.stemness, include_mrd=self.spec.include_mrd,
+                            include_cr2=self.spec.include_cr2, endpoint=self.endpoint, with_outcome=with_outcome,
                             standardisation=fitted.standardisation if fitted else None,
                             studies=fitted.studies if fitted else None)
 
     def build(self, cohort: Cohort):
         """The PyMC model for ``cohort`` (without sampling)."""
         from relapse_model.models.build import build_pymc_model
-        return build_pymc_model(self.design(cohort), self.priors, self.config)
+        self._check_terms(self.design(cohort).covariates)
+        return build_pymc_model(self.design(cohort), self.priors, self.spec)
 
-    def fit(self, cohort: Cohort, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
-            cores: int | None = None, random_seed: int = 0, sampler: str = "pymc",
-            target_accept: float = 0.95, progressbar: bool = True) -> RelapseModel:
+    def _check_terms(self, available: tuple[str, ...]) -> None:
+        for key in ("relapse_terms", "death_covariates"):
+            bad = [c for c in getattr(self.spec, key) if c not in available]
+            if bad:
+                name = key.replace("_terms", "_covariates")
+                raise InputError.single("model specification", f"{name}: {', '.join(bad)} not among the "
+                                        f"model's covariates ({', '.join(available)})")
+
+    def fit(self, cohort: Cohort, sampler: SamplerSpec | None = None, *, progressbar: bool = True,
+            **overrides: Any) -> RelapseModel:
         """Sample the posterior with NUTS.
 
-        The default sampler is PyMC's NUTS on PyTensor's C backend: measured on PyMC 6.4 it gives
-        bit-identical draws for one seed in any process, with a cold or a warm compile cache,
-        whereas the Numba backend (nutpie's default) did not. ``sampler="nutpie"`` is accepted if
-        nutpie is installed, without that guarantee.
+        Parameters
+        ----------
+        cohort : Cohort
+        sampler : SamplerSpec, optional
+            How to sample (default :class:`SamplerSpec()`: 4 chains of 1,000 tuning and 1,000
+            kept draws, PyMC's NUTS on PyTensor's C backend, bit-identical for one seed).
+        progressbar : bool
+        **overrides
+            Fields of :class:`SamplerSpec` to change: ``draws``, ``tune``, ``chains``, ``cores``,
+            ``random_seed``, ``target_accept``, ``nuts``.
 
         Returns
         -------
         RelapseModel
             ``self``, fitted.
         """
-
-        if sampler not in ("pymc", "nutpie"):
-            raise InputError.single("fit", f"sampler {sampler!r} is not one of pymc, nutpie")
+        sampling = _with_overrides(sampler or SamplerSpec(), overrides, "sampler specification",
+                                   parse_sampler_spec)
         self._design = None
         design = self.design(cohort)
-        from relapse_model.models.build import build_pymc_model
-        model = build_pymc_model(design, self.priors, self.config)
-        idata = _sample(model, draws=draws, tune=tune, chains=chains, cores=cores, random_seed=random_seed,
-                        sampler=sampler, target_accept=target_accept, progressbar=progressbar)
-        self._posterior, self._design, self._cohort = idata, design, cohort
-        self._data_hash = cohort_hash(cohort)
-        self._stamp(idata, random_seed, sampler, draws, tune, chains)
+        self._check_terms(design.covariates)
+        self._sample_design(design, sampling, progressbar)
+        self._cohort, self._data_hash = cohort, cohort_hash(cohort)
+        self._stamp()
         return self
 
     def fit_arrays(self, X: np.ndarray, names: list[str], time: np.ndarray, *, event: np.ndarray | None = None,
-                   cause: np.ndarray | None = None, draws: int = 1000, tune: int = 1000, chains: int = 4,
-                   random_seed: int = 0, target_accept: float = 0.95, progressbar: bool = True) -> RelapseModel:
+                   cause: np.ndarray | None = None, sampler: SamplerSpec | None = None, progressbar: bool = True,
+                   **overrides: Any) -> RelapseModel:
         """Fit to data outside the cohort schema (e.g. scikit-survival's data sets).
 
         Parameters
@@ -184,52 +163,55 @@ class RelapseModel:
         time : ndarray (n,)
         event : ndarray (n,), for ``outcome="cure"``
         cause : ndarray (n,) of {0, 1, 2}, for ``outcome="competing"`` (1 relapse, 2 death without relapse)
+        sampler, progressbar, **overrides
+            As for :meth:`fit`.
 
-        The class / study hierarchy is switched off (there are no classes or studies).
+        The model is fitted under :meth:`ModelSpec.for_array_data` of its specification: no class /
+        study hierarchy (there are no classes or studies).
         """
-
-        from relapse_model.models.build import build_pymc_model
-
-        competing = self.config["outcome"] == "competing"
-        if (cause is None) == (event is None) or (cause is None) == competing:
+        if (cause is None) == (event is None) or (cause is None) == self.spec.competing:
             raise InputError.single("fit_arrays", "give cause= for outcome 'competing' and event= for 'cure'")
         names = [str(n) for n in names]
-        self.config["hierarchy"] = False
-        if self._all_relapse_covariates:
-            self.config["relapse_covariates"] = list(names)
-        self._check_covariates(self.config, names, strict=True)
+        self.spec = self.spec.for_array_data(names)
+        self._check_terms(tuple(names))
+        sampling = _with_overrides(sampler or SamplerSpec(), overrides, "sampler specification",
+                                   parse_sampler_spec)
         n = len(time)
         cause_arr = np.asarray(cause, dtype=np.int64) if cause is not None else None
         event_arr = (cause_arr > 0).astype(np.int64) if cause_arr is not None else np.asarray(event, dtype=np.int64)
         design = Design(np.asarray(X, dtype=float), tuple(names), np.zeros(n, np.int64), np.zeros(n, np.int64),
                         ("all",), Standardisation(), np.maximum(np.asarray(time, float), 1e-3), event_arr, cause_arr)
-        model = build_pymc_model(design, self.priors, self.config)
-        idata = _sample(model, draws=draws, tune=tune, chains=chains, cores=None, random_seed=random_seed,
-                        sampler="pymc", target_accept=target_accept, progressbar=progressbar)
-        self._posterior, self._design, self._cohort = idata, design, None
+        self._sample_design(design, sampling, progressbar)
+        self._cohort = None
         self._data_hash = _sha(np.column_stack([design.X, design.time, event_arr]).tobytes())
-        self._stamp(idata, random_seed, "pymc", draws, tune, chains)
+        self._stamp()
         return self
 
-    def _stamp(self, idata: xr.DataTree, seed: int, sampler: str, draws: int, tune: int, chains: int) -> None:
-        idata.attrs.update({
+    def _sample_design(self, design: Design, sampling: SamplerSpec, progressbar: bool) -> None:
+        from relapse_model.models.build import build_pymc_model
+        model = build_pymc_model(design, self.priors, self.spec)
+        self._posterior = _sample(model, sampling, progressbar)
+        self._design, self.sampler = design, sampling
+
+    def _stamp(self) -> None:
+        attrs = self._posterior.attrs
+        attrs.update({
             "relapse_model_version": __version__,
-            "config": json.dumps(self.config, sort_keys=True),
+            "model_spec": spec_json(self.spec),
+            "sampler_spec": spec_json(self.sampler),
             "priors_text": self.priors.text,
             "priors_path": self.priors.path,
             "priors_hash": _sha(self.priors.text),
             "data_hash": self._data_hash or "",
             "standardisation": json.dumps(asdict(self._design.standardisation), sort_keys=True),
             "studies": json.dumps(list(self._design.studies)),
-            "random_seed": int(seed), "sampler": sampler,
-            "draws": int(draws), "tune": int(tune), "chains": int(chains),
         })
-        idata.attrs["fit_hash"] = self._fit_hash(idata.attrs)
+        attrs["fit_hash"] = self._fit_hash(attrs)
 
     @staticmethod
     def _fit_hash(attrs: dict[str, Any]) -> str:
         return _sha("\n".join(str(attrs[k]) for k in
-                              ("relapse_model_version", "config", "priors_hash", "data_hash")))
+                              ("relapse_model_version", "model_spec", "priors_hash", "data_hash")))
 
     # --- results ---------------------------------------------------------------------------
 
@@ -243,7 +225,7 @@ class RelapseModel:
 
     def parameters(self, max_draws: int | None = None) -> ParameterDraws:
         """Posterior draws in the plain-NumPy layout used by prediction and simulation."""
-        params = from_posterior(self.posterior["posterior"].to_dataset(), self.config)
+        params = from_posterior(self.posterior["posterior"].to_dataset(), self.spec)
         return params.thin(max_draws) if max_draws else params
 
     def prior_parameters(self, n_draws: int = 1000, seed: int = 0, cohort: Cohort | None = None) -> ParameterDraws:
@@ -251,7 +233,7 @@ class RelapseModel:
         design = self._design or (self.design(cohort) if cohort is not None else None)
         if design is None:
             raise NotFittedError("prior_parameters needs a cohort: pass cohort=... or call fit() first")
-        return from_priors(self.priors, self.config, design.covariates, len(design.studies), n_draws, seed)
+        return from_priors(self.priors, self.spec, design.covariates, len(design.studies), n_draws, seed)
 
     def prior_predictive(self, cohort: Cohort, horizons: tuple[float, ...] = (12.0, 60.0),
                          n_draws: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -274,7 +256,7 @@ class RelapseModel:
         Posterior median and equal-tailed credible interval, with the prior's beside them.
         """
         from relapse_model.models.effects import effect_table
-        return effect_table(self.posterior["posterior"].to_dataset(), self.priors, self.config, interval)
+        return effect_table(self.posterior["posterior"].to_dataset(), self.priors, self.spec, interval)
 
     def predict(self, patients: Cohort, horizons: list[float] | np.ndarray = (12, 36, 60), *,
                 conditional_on_survival_to: float | None = None, interval: float = 0.95,
@@ -297,7 +279,8 @@ class RelapseModel:
         xarray.Dataset
             Dims ``patient`` x ``horizon``: ``relapse_incidence``, ``death_without_relapse``,
             ``event_free_survival`` (competing-risk model) or ``survival`` (single endpoint), and
-            ``cure_probability`` per patient; each with ``_lower`` and ``_upper`` bounds.
+            ``cure_probability`` per patient; each with an ``estimate`` dimension (``mean``,
+            ``lower``, ``upper``; the interval's mass is the ``credible_interval`` attribute).
         """
         self.posterior  # noqa: B018 - raises NotFittedError naming fit() before any other work
         horizons = np.asarray(horizons, dtype=float)
@@ -333,28 +316,26 @@ class RelapseModel:
             column = self._cohort.data[groups].astype(str)
             groups = {g: self._cohort.subset(column == g) for g in sorted(column.unique())}
         params = self.parameters(max_draws)
-        lo, hi = (1 - interval) / 2, 1 - (1 - interval) / 2
         per_group: dict[str, dict[str, np.ndarray]] = {}
         for name, cohort in groups.items():
             curves = patient_curves(params, self.design(cohort, with_outcome=False), times)
             per_group[name] = {k: v.mean(axis=1) for k, v in curves.items() if v.ndim == 3}
         names = list(per_group)
-        data_vars = {}
-        for key in per_group[names[0]]:
-            arr = np.stack([per_group[g][key] for g in names], axis=1)      # (S, G, T)
-            data_vars[key] = (("group", "time"), arr.mean(axis=0))
-            data_vars[f"{key}_lower"] = (("group", "time"), np.quantile(arr, lo, axis=0))
-            data_vars[f"{key}_upper"] = (("group", "time"), np.quantile(arr, hi, axis=0))
-        ds = xr.Dataset(data_vars, coords={"group": names, "time": times})
+        data_vars = {key: summarise_draws(np.stack([per_group[g][key] for g in names], axis=1), ("group", "time"),
+                                          interval)                                   # draws (S, G, T)
+                     for key in per_group[names[0]]}
+        ds = xr.Dataset(data_vars, coords={"group": names, "time": times, **estimate_coords()})
         ds.attrs["credible_interval"] = interval
         return ds
 
     # --- persistence -----------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
-        """Write the fit (posterior, diagnostics, config, priors, hashes) as NetCDF."""
+        """Write the fit (posterior, diagnostics, specifications, priors, hashes) as NetCDF, with a
+        content hash that :meth:`load` checks."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        fit_file.stamp(self.posterior)
         self.posterior.to_netcdf(path, engine="h5netcdf")
         return path
 
@@ -363,9 +344,10 @@ class RelapseModel:
              priors: str | Path | PriorSet | None = None) -> RelapseModel:
         """Load a saved fit; refuse it when it does not match.
 
-        The stored hash of (package version, config, priors, data) must match the stored
-        content, the package version must be this one, and a ``cohort`` or ``priors`` passed
-        here must be the ones the fit was made with.
+        The file's content hash (every draw, sample statistic, log-likelihood value and
+        attribute) must match, no posterior draw may be NaN or infinite, the package version
+        must be this one, and a ``cohort`` or ``priors`` passed here must be the ones the fit
+        was made with.
         """
         path = Path(path)
         if not path.is_file():
@@ -374,8 +356,9 @@ class RelapseModel:
             tree = xr.open_datatree(path, engine="h5netcdf").load()
         except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file to the user
             raise InputError.single(str(path), f"not a readable fit file ({type(exc).__name__})") from None
+        fit_file.verify(tree, path)
         attrs = tree.attrs
-        needed = ("fit_hash", "config", "priors_text", "relapse_model_version", "data_hash")
+        needed = ("fit_hash", "model_spec", "sampler_spec", "priors_text", "relapse_model_version", "data_hash")
         if any(k not in attrs for k in needed):
             raise InputError.single(str(path), "not a relapse-model fit (provenance attributes missing)")
         if attrs["relapse_model_version"] != __version__:
@@ -383,13 +366,15 @@ class RelapseModel:
                                     f"this is {__version__}: refit the model")
         if cls._fit_hash(attrs) != attrs["fit_hash"] or _sha(attrs["priors_text"]) != attrs["priors_hash"]:
             raise InputError.single(str(path), "fit hash does not match its content (file altered?): refit the model")
-        prior_set = _prior_set_from_text(attrs["priors_text"], attrs.get("priors_path", str(path)))
+        source = attrs.get("priors_path", str(path))
+        prior_set = parse_priors(attrs["priors_text"], source, default_name=Path(source).stem)
         if priors is not None:
             given = priors if isinstance(priors, PriorSet) else load_priors(priors)
             if _sha(given.text) != attrs["priors_hash"]:
                 raise InputError.single(str(getattr(given, "path", priors)), "these priors differ from "
                                         "the ones the fit was made with: refit, or load without priors=")
-        model = cls(prior_set, **json.loads(attrs["config"]))
+        model = cls(prior_set, parse_model_spec(attrs["model_spec"], f"{path}: model_spec"))
+        model.sampler = parse_sampler_spec(attrs["sampler_spec"], f"{path}: sampler_spec")
         if cohort is not None and cohort_hash(cohort) != attrs["data_hash"]:
             raise InputError.single(cohort.source, "this cohort differs from the one the fit was made "
                                     "with: refit, or load without cohort=")
@@ -398,31 +383,25 @@ class RelapseModel:
         model._design = Design(np.zeros((0, 0)), (), np.zeros(0, int), np.zeros(0, int), studies,
                                Standardisation(**std))
         model._posterior, model._data_hash, model._cohort = tree, attrs["data_hash"], cohort
+        try:
+            model.parameters(max_draws=1)
+        except KeyError as exc:
+            raise InputError.single(str(path), f"posterior variable {exc} missing: refit the model") from None
         return model
 
 
-def _prior_set_from_text(text: str, source: str) -> PriorSet:
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        p = Path(tmp) / "priors.toml"
-        p.write_text(text, encoding="utf-8")
-        loaded = load_priors(p)
-    return PriorSet(source, loaded.name, loaded.description, loaded.entries, text)
-
-
-def _sample(model, *, draws: int, tune: int, chains: int, cores: int | None, random_seed: int, sampler: str,
-            target_accept: float, progressbar: bool) -> xr.DataTree:
+def _sample(model, sampler: SamplerSpec, progressbar: bool) -> xr.DataTree:
     """NUTS draws plus the pointwise log-likelihood (every row, for LOO), known noise silenced."""
     import pymc as pm
 
-    backend: dict[str, Any] = {"backend": "c"} if sampler == "pymc" else {}
+    backend: dict[str, Any] = {"backend": "c"} if sampler.nuts == "pymc" else {}
     with warnings.catch_warnings():
         _quiet_known_warnings()
         with model:
-            idata = pm.sample(draws=draws, tune=tune, chains=chains,
-                              cores=cores or min(chains, os.cpu_count() or 1),
-                              random_seed=random_seed, nuts_sampler=sampler, progressbar=progressbar,
-                              target_accept=target_accept, compute_convergence_checks=False, **backend)
+            idata = pm.sample(draws=sampler.draws, tune=sampler.tune, chains=sampler.chains,
+                              cores=sampler.cores or min(sampler.chains, os.cpu_count() or 1),
+                              random_seed=sampler.random_seed, nuts_sampler=sampler.nuts, progressbar=progressbar,
+                              target_accept=sampler.target_accept, compute_convergence_checks=False, **backend)
             pm.compute_log_likelihood(idata, model=model, progressbar=False, **backend)
     return idata
 

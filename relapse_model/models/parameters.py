@@ -13,7 +13,10 @@ import numpy as np
 import xarray as xr
 
 from relapse_model.cohort.vocabulary import CYTOGENETICS
-from relapse_model.models.design import CLASS_GROUP_INDEX, EFFECT_GROUPS, Design
+from relapse_model.models.design import Design
+from relapse_model.models.hierarchy import (CLASS_SD_KEY, CURE_INTERCEPT, GROUP_PRIOR_KEYS, STUDY_SD_KEY, Names,
+                                            class_effects)
+from relapse_model.models.spec import ModelSpec
 from relapse_model.priors.spec import PriorSet
 
 
@@ -81,80 +84,83 @@ def _flat(posterior: xr.Dataset, name: str) -> np.ndarray:
     return da.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
 
 
-def from_posterior(posterior: xr.Dataset, config: dict[str, Any]) -> ParameterDraws:
+def _posterior_baseline(posterior: xr.Dataset, names: Names, kind: str) -> dict[str, np.ndarray]:
+    if kind == "weibull":
+        return {"log_shape": _flat(posterior, names.log_shape), "log_scale": _flat(posterior, names.log_scale)}
+    return {"log_rate": _flat(posterior, names.log_rate)}
+
+
+def _posterior_hierarchy(posterior: xr.Dataset, names: Names, n: int) -> tuple[np.ndarray, np.ndarray]:
+    study = (_flat(posterior, names.study_effect) if names.study_effect in posterior
+             else np.zeros((n, posterior.sizes.get("study", 1))))
+    return _flat(posterior, names.class_effect), study
+
+
+def from_posterior(posterior: xr.Dataset, spec: ModelSpec) -> ParameterDraws:
     """Read the draws of a fitted model's ``posterior`` group."""
     def cause(section: str, covariates: tuple[str, ...], hierarchy: bool) -> CauseParameters:
-        if config["baseline"] == "weibull":
-            base = {"log_shape": _flat(posterior, f"{section}_log_shape"),
-                    "log_scale": _flat(posterior, f"{section}_log_scale")}
-        else:
-            base = {"log_rate": _flat(posterior, f"{section}_log_rate")}
+        names = Names(section)
+        base = _posterior_baseline(posterior, names, spec.baseline)
         n = next(iter(base.values())).shape[0]
-        beta = _flat(posterior, f"{section}_beta") if covariates else np.zeros((n, 0))
-        cls = _flat(posterior, f"{section}_class") if hierarchy else None
-        study = (_flat(posterior, f"{section}_study") if hierarchy and f"{section}_study" in posterior
-                 else (np.zeros((n, posterior.sizes.get("study", 1))) if hierarchy else None))
+        beta = _flat(posterior, names.beta) if covariates else np.zeros((n, 0))
+        cls, study = _posterior_hierarchy(posterior, names, n) if hierarchy else (None, None)
         return CauseParameters(base, covariates, beta, cls, study)
 
-    cure = bool(config["cure"])
-    hierarchy = bool(config.get("hierarchy", True))
-    relapse = cause("relapse", tuple(config["relapse_covariates"]), hierarchy and not cure)
-    death = cause("death", tuple(config["death_covariates"]), False) if config["outcome"] == "competing" else None
+    relapse = cause("relapse", spec.relapse_terms, spec.hierarchy and not spec.cure)
+    death = cause("death", spec.death_covariates, False) if spec.competing else None
     kwargs: dict[str, Any] = {}
-    if cure:
-        n = relapse.beta.shape[0]
-        covs = tuple(str(c) for c in posterior["cure_covariate"].to_numpy())
-        kwargs = dict(cure_intercept=_flat(posterior, "cure_intercept"), cure_covariates=covs,
-                      cure_beta=_flat(posterior, "cure_beta") if covs else np.zeros((n, 0)))
-        if hierarchy:
-            kwargs |= dict(cure_class=_flat(posterior, "cure_class"),
-                           cure_study=(_flat(posterior, "cure_study") if "cure_study" in posterior
-                                       else np.zeros((n, posterior.sizes.get("study", 1)))))
-    return ParameterDraws(config["baseline"], tuple(config["grid"]), relapse, death, **kwargs)
+    if spec.cure:
+        n, names = relapse.beta.shape[0], Names("cure")
+        covs = tuple(str(c) for c in posterior[names.covariate_dim].to_numpy())
+        kwargs = dict(cure_intercept=_flat(posterior, CURE_INTERCEPT), cure_covariates=covs,
+                      cure_beta=_flat(posterior, names.beta) if covs else np.zeros((n, 0)))
+        if spec.hierarchy:
+            kwargs["cure_class"], kwargs["cure_study"] = _posterior_hierarchy(posterior, names, n)
+    return ParameterDraws(spec.baseline, spec.grid, relapse, death, **kwargs)
 
 
-def from_priors(priors: PriorSet, config: dict[str, Any], covariates: tuple[str, ...],
+def _prior_hierarchy(priors: PriorSet, section: str, rng: np.random.Generator, n_draws: int,
+                     n_studies: int) -> tuple[np.ndarray, np.ndarray]:
+    groups = np.column_stack([priors[section, k].sample(rng, n_draws) for k in GROUP_PRIOR_KEYS])
+    class_sd = priors[section, CLASS_SD_KEY].sample(rng, n_draws)
+    cls = class_effects(groups, class_sd, rng.standard_normal((n_draws, len(CYTOGENETICS))))
+    study = (priors[section, STUDY_SD_KEY].sample(rng, n_draws)[:, None] * rng.standard_normal((n_draws, n_studies))
+             if n_studies > 1 else np.zeros((n_draws, max(n_studies, 1))))
+    return cls, study
+
+
+def from_priors(priors: PriorSet, spec: ModelSpec, covariates: tuple[str, ...],
                 n_studies: int, n_draws: int, seed: int) -> ParameterDraws:
     """Draw every parameter from its prior (prior-predictive checks, simulation-based calibration)."""
     rng = np.random.default_rng(seed)
-    n_int = len(config["grid"])
 
     def draw(section: str, key: str) -> np.ndarray:
         return priors[section, key].sample(rng, n_draws)
 
     def baseline(section: str) -> dict[str, np.ndarray]:
-        if config["baseline"] == "weibull":
+        if spec.baseline == "weibull":
             return {"log_shape": draw(section, "weibull_log_shape"), "log_scale": draw(section, "weibull_log_scale")}
         first = draw(section, "piecewise_log_rate")
         sd = draw(section, "piecewise_rw_sd")
-        steps = sd[:, None] * rng.standard_normal((n_draws, n_int - 1))
+        steps = sd[:, None] * rng.standard_normal((n_draws, len(spec.grid) - 1))
         return {"log_rate": np.cumsum(np.column_stack([first, steps]), axis=1)}
-
-    def hierarchy(section: str) -> tuple[np.ndarray, np.ndarray]:
-        groups = np.column_stack([np.zeros(n_draws)] + [draw(section, f"risk_group.{g}") for g in EFFECT_GROUPS])
-        cls = groups[:, CLASS_GROUP_INDEX] + draw(section, "class_sd")[:, None] * rng.standard_normal((n_draws, len(CYTOGENETICS)))
-        study = (draw(section, "study_sd")[:, None] * rng.standard_normal((n_draws, n_studies))
-                 if n_studies > 1 else np.zeros((n_draws, max(n_studies, 1))))
-        return cls, study
 
     def betas(section: str, names: tuple[str, ...]) -> np.ndarray:
         return np.column_stack([draw(section, c) for c in names]) if names else np.zeros((n_draws, 0))
 
-    cure = bool(config["cure"])
-    nested = bool(config.get("hierarchy", True))
-    r_cov = tuple(config["relapse_covariates"])
-    cls_r, study_r = hierarchy("relapse") if nested and not cure else (None, None)
+    r_cov = spec.relapse_terms
+    cls_r, study_r = (_prior_hierarchy(priors, "relapse", rng, n_draws, n_studies)
+                      if spec.hierarchy and not spec.cure else (None, None))
     relapse = CauseParameters(baseline("relapse"), r_cov, betas("relapse", r_cov), cls_r, study_r)
     death = None
-    if config["outcome"] == "competing":
-        d_cov = tuple(config["death_covariates"])
-        death = CauseParameters(baseline("death"), d_cov, betas("death", d_cov))
+    if spec.competing:
+        death = CauseParameters(baseline("death"), spec.death_covariates, betas("death", spec.death_covariates))
     kwargs: dict[str, Any] = {}
-    if cure:
-        cls, study = hierarchy("cure") if nested else (None, None)
+    if spec.cure:
+        cls, study = _prior_hierarchy(priors, "cure", rng, n_draws, n_studies) if spec.hierarchy else (None, None)
         kwargs = dict(cure_intercept=draw("cure", "intercept"), cure_covariates=covariates,
                       cure_beta=betas("cure", covariates), cure_class=cls, cure_study=study)
-    return ParameterDraws(config["baseline"], tuple(config["grid"]), relapse, death, **kwargs)
+    return ParameterDraws(spec.baseline, spec.grid, relapse, death, **kwargs)
 
 
 def linear_predictors(params: ParameterDraws, design: Design) -> dict[str, np.ndarray]:

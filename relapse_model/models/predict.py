@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from relapse_model.common.intervals import estimate_coords, summarise_draws
 from relapse_model.models import baselines as bl
 from relapse_model.models.design import Design
 from relapse_model.models.parameters import CauseParameters, ParameterDraws, linear_predictors
@@ -125,15 +126,12 @@ def _curves_from_eta(params: ParameterDraws, eta: dict[str, np.ndarray], horizon
 
 def summarise(draws: dict[str, np.ndarray], patient_ids: list[str], horizons: np.ndarray,
               interval: float = 0.95) -> xr.Dataset:
-    """Posterior mean and equal-tailed credible interval of each prediction, as a Dataset."""
-    lo, hi = (1.0 - interval) / 2.0, 1.0 - (1.0 - interval) / 2.0
-    data_vars = {}
-    for name, arr in draws.items():
-        dims = ("patient", "horizon")[: arr.ndim - 1]
-        data_vars[name] = (dims, arr.mean(axis=0))
-        data_vars[f"{name}_lower"] = (dims, np.quantile(arr, lo, axis=0))
-        data_vars[f"{name}_upper"] = (dims, np.quantile(arr, hi, axis=0))
-    ds = xr.Dataset(data_vars, coords={"patient": list(patient_ids), "horizon": np.asarray(horizons, float)})
+    """Posterior mean and equal-tailed credible interval of each prediction, as a Dataset whose
+    variables carry an ``estimate`` dimension (``mean``, ``lower``, ``upper``)."""
+    data_vars = {name: summarise_draws(arr, ("patient", "horizon")[: arr.ndim - 1], interval)
+                 for name, arr in draws.items()}
+    ds = xr.Dataset(data_vars, coords={"patient": list(patient_ids), "horizon": np.asarray(horizons, float),
+                                       **estimate_coords()})
     ds["horizon"].attrs["units"] = "months since first relapse"
     ds.attrs["credible_interval"] = interval
     return ds

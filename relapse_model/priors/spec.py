@@ -9,6 +9,7 @@ used and how it was converted.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,18 +30,49 @@ STRUCTURAL = {
               "default_effect"),
 }
 SECTIONS = tuple(STRUCTURAL)
-DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
-    "normal": ("mu", "sigma"),
-    "student_t": ("nu", "mu", "sigma"),
-    "halfnormal": ("sigma",),
-    "lognormal": ("mu", "sigma"),
-}
 _ENTRY_KEYS = {"dist", "scale", "source"}
 
 
 @dataclass(frozen=True)
+class Family:
+    """A distribution family: its parameters, NumPy sampler, SciPy distribution and PyMC variable.
+
+    ``non_centred`` families (normal, Student-t) enter the PyMC model as ``mu + sigma * z`` with a
+    standard ``z`` (a ``{name}_z`` variable), which samples cleanly when the data say little.
+    """
+
+    params: tuple[str, ...]
+    sample: Callable[[np.random.Generator, dict[str, float], int], np.ndarray]
+    scipy: Callable[[dict[str, float]], Any]
+    non_centred: bool = False
+
+
+def _stats():
+    from scipy import stats
+    return stats
+
+
+FAMILIES: dict[str, Family] = {
+    "normal": Family(("mu", "sigma"), lambda rng, p, n: rng.normal(p["mu"], p["sigma"], n),
+                     lambda p: _stats().norm(p["mu"], p["sigma"]), non_centred=True),
+    "student_t": Family(("nu", "mu", "sigma"), lambda rng, p, n: p["mu"] + p["sigma"] * rng.standard_t(p["nu"], n),
+                        lambda p: _stats().t(p["nu"], p["mu"], p["sigma"]), non_centred=True),
+    "halfnormal": Family(("sigma",), lambda rng, p, n: np.abs(rng.normal(0.0, p["sigma"], n)),
+                         lambda p: _stats().halfnorm(0.0, p["sigma"])),
+    "lognormal": Family(("mu", "sigma"), lambda rng, p, n: rng.lognormal(p["mu"], p["sigma"], n),
+                        lambda p: _stats().lognorm(p["sigma"], scale=np.exp(p["mu"]))),
+}
+#: Parameter names of each distribution a priors file may name.
+DISTRIBUTIONS: dict[str, tuple[str, ...]] = {name: f.params for name, f in FAMILIES.items()}
+
+
+@dataclass(frozen=True)
 class Prior:
-    """One prior: distribution, parameters, scale and source."""
+    """One prior: distribution, parameters, scale and source.
+
+    The one place a prior's distribution is interpreted: :meth:`sample` (NumPy),
+    :meth:`quantiles` (SciPy, exact) and :meth:`variable` (the PyMC variable).
+    """
 
     key: str
     dist: str
@@ -49,30 +81,54 @@ class Prior:
     source: str
 
     @property
+    def family(self) -> Family:
+        return FAMILIES[self.dist]
+
+    @property
     def location(self) -> float:
         """Centre used to draw the prior beside the posterior (0 for half-normal)."""
         return float(self.params.get("mu", 0.0))
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Draws from the prior with NumPy (prior-predictive checks, tables)."""
-        p = self.params
-        if self.dist == "normal":
-            return rng.normal(p["mu"], p["sigma"], size)
-        if self.dist == "student_t":
-            return p["mu"] + p["sigma"] * rng.standard_t(p["nu"], size)
-        if self.dist == "halfnormal":
-            return np.abs(rng.normal(0.0, p["sigma"], size))
-        return rng.lognormal(p["mu"], p["sigma"], size)
+        return self.family.sample(rng, self.params, size)
 
     def quantiles(self, q: tuple[float, ...] = (0.025, 0.5, 0.975)) -> np.ndarray:
         """Exact quantiles of the prior."""
-        from scipy import stats
+        return self.family.scipy(self.params).ppf(np.asarray(q))
+
+    def variable(self, name: str):
+        """The PyMC variable ``name`` with this prior (inside a model context); non-centred
+        families add a standard ``{name}_z`` and make ``name`` deterministic."""
+        import pymc as pm
+
         p = self.params
-        dist = {"normal": lambda: stats.norm(p["mu"], p["sigma"]),
-                "student_t": lambda: stats.t(p["nu"], p["mu"], p["sigma"]),
-                "halfnormal": lambda: stats.halfnorm(0.0, p["sigma"]),
-                "lognormal": lambda: stats.lognorm(p["sigma"], scale=np.exp(p["mu"]))}[self.dist]()
-        return dist.ppf(np.asarray(q))
+        if self.dist == "halfnormal":
+            return pm.HalfNormal(name, sigma=p["sigma"])
+        if self.dist == "lognormal":
+            return pm.LogNormal(name, mu=p["mu"], sigma=p["sigma"])
+        z = pm.Normal(f"{name}_z", 0.0, 1.0) if self.dist == "normal" else \
+            pm.StudentT(f"{name}_z", nu=p["nu"], mu=0.0, sigma=1.0)
+        return pm.Deterministic(name, p["mu"] + p["sigma"] * z)
+
+
+def vector_variable(name: str, priors: list[Prior], dim: str):
+    """A non-centred vector of coefficients (``name = mu + sigma * {name}_z`` along ``dim``); the
+    priors must all be normal or all Student-t."""
+    import pymc as pm
+
+    dists = {p.dist for p in priors}
+    if len(dists) > 1 or not all(FAMILIES[d].non_centred for d in dists):
+        keys = ", ".join(p.key for p in priors)
+        raise InputError.single(priors[0].key.split(".")[0], f"coefficients {keys} must all be "
+                                "'normal' or all 'student_t' (non-centred vector)")
+    mu = np.array([p.params["mu"] for p in priors])
+    sigma = np.array([p.params["sigma"] for p in priors])
+    if dists == {"normal"}:
+        z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=dim)
+    else:
+        z = pm.StudentT(f"{name}_z", nu=np.array([p.params["nu"] for p in priors]), mu=0.0, sigma=1.0, dims=dim)
+    return pm.Deterministic(name, mu + sigma * z, dims=dim)
 
 
 @dataclass(frozen=True)
@@ -116,45 +172,52 @@ def load_priors(path: str | Path) -> PriorSet:
         each problem names the file and the key.
     """
     path = Path(path)
-    source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError.single(source, "file not found") from None
+        raise InputError.single(str(path), "file not found") from None
+    return parse_priors(text, str(path), default_name=path.stem)
+
+
+def parse_priors(text: str, source: str, *, default_name: str = "priors") -> PriorSet:
+    """Validate the text of a priors file (also the copy a saved fit carries); errors name
+    ``source`` and the key."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError.single(source, f"malformed TOML: {exc}") from None
-
     issues: list[Issue] = []
     meta = raw.pop("meta", {})
     entries: dict[tuple[str, str], Prior] = {}
     for section, body in raw.items():
         if section not in SECTIONS:
             issues.append(_issue(source, section, f"unknown section (allowed: meta, {', '.join(SECTIONS)})"))
-            continue
-        if not isinstance(body, dict):
+        elif not isinstance(body, dict):
             issues.append(_issue(source, section, "must be a table"))
-            continue
-        for key, entry in body.items():
-            if key == "risk_group" and isinstance(entry, dict) and "dist" not in entry:
-                for group, sub in entry.items():
-                    full = f"{section}.risk_group.{group}"
-                    if group not in RISK_GROUPS:
-                        issues.append(_issue(source, full, "unknown risk group (allowed: "
-                                             f"{', '.join(RISK_GROUPS)}; 'intermediate' is the reference)"))
-                        continue
-                    _add(entries, issues, source, section, f"risk_group.{group}", sub)
-                continue
-            if key not in COVARIATES and key not in STRUCTURAL[section]:
-                issues.append(_issue(source, f"{section}.{key}", "unknown covariate or parameter (allowed: "
-                                     f"{', '.join(COVARIATES + STRUCTURAL[section])})"))
-                continue
-            _add(entries, issues, source, section, key, entry)
+        else:
+            _read_section(entries, issues, source, section, body)
     if issues:
         raise InputError(issues)
-    return PriorSet(source, str(meta.get("name", path.stem)), str(meta.get("description", "")),
+    return PriorSet(source, str(meta.get("name", default_name)), str(meta.get("description", "")),
                     entries, text)
+
+
+def _read_section(entries: dict, issues: list[Issue], source: str, section: str, body: dict) -> None:
+    for key, entry in body.items():
+        if key == "risk_group" and isinstance(entry, dict) and "dist" not in entry:
+            for group, sub in entry.items():
+                full = f"{section}.risk_group.{group}"
+                if group not in RISK_GROUPS:
+                    issues.append(_issue(source, full, "unknown risk group (allowed: "
+                                         f"{', '.join(RISK_GROUPS)}; 'intermediate' is the reference)"))
+                    continue
+                _add(entries, issues, source, section, f"risk_group.{group}", sub)
+            continue
+        if key not in COVARIATES and key not in STRUCTURAL[section]:
+            issues.append(_issue(source, f"{section}.{key}", "unknown covariate or parameter (allowed: "
+                                 f"{', '.join(COVARIATES + STRUCTURAL[section])})"))
+            continue
+        _add(entries, issues, source, section, key, entry)
 
 
 def _issue(source: str, key: str, message: str) -> Issue:

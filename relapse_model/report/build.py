@@ -28,20 +28,22 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from relapse_model.checks.calibration import calibration_figure
-from relapse_model.checks.model_checks import posterior_predictive
-from relapse_model.checks.ppc import ppc_figure
+from relapse_model.checks.model_checks import CheckResults, CheckSpec, calibration_summary, n_check_stages, run_checks
 from relapse_model.cohort.bundled import bundled_path
 from relapse_model.cohort.cohort import Cohort, load_cohort
 from relapse_model.cohort.schema import COLUMNS
+from relapse_model.common.intervals import expand_estimates
+from relapse_model.common.paths import DEFAULT_PRIORS
 from relapse_model.errors import InputError, Issue
 from relapse_model.report import content
-from relapse_model.report.figures import arm_curves_figure, forest_figure, outcome_figure, profile_figure
+from relapse_model.report.figures import (arm_curves_figure, calibration_figure, forest_figure, outcome_figure,
+                                          ppc_figure, profile_figure)
 from relapse_model.report.html import Figure, Section, Table, render_report
+from relapse_model.report.privacy import suppress_counts
 from relapse_model.report.provenance import file_sha256, provenance
-from relapse_model.report.spec import ReportSpec, load_report_spec
+from relapse_model.report.spec import ReportSpec, TrialPart, load_report_spec
 from relapse_model.simulate.agents import available_agents
-from relapse_model.simulate.spec import load_trial_spec
+from relapse_model.simulate.spec import TrialSpec, load_trial_spec
 
 Step = Callable[[str], None]
 TrialProgress = Callable[[int, int], None]
@@ -87,16 +89,12 @@ def load_report_cohort(spec: ReportSpec) -> tuple[Cohort, list[Path]]:
 
 def _model(spec: ReportSpec, cohort: Cohort):
     from relapse_model.models import RelapseModel
-    from relapse_model.models.model import DEFAULT_PRIORS
 
     m = spec.model
     if m.fit is not None:
         return RelapseModel.load(spec.resolve(m.fit), cohort=cohort)
-    priors = spec.resolve(m.priors) if m.priors else DEFAULT_PRIORS
-    model = RelapseModel(priors, outcome=m.outcome, endpoint=m.endpoint, baseline=m.baseline, cure=m.cure,
-                         stemness=None if m.stemness == "none" else m.stemness)
-    return model.fit(cohort, draws=m.draws, tune=m.tune, chains=m.chains, random_seed=spec.seed,
-                     target_accept=m.target_accept, progressbar=False)
+    model = RelapseModel(spec.resolve(m.priors) if m.priors else DEFAULT_PRIORS, m.model_spec())
+    return model.fit(cohort, m.sampler_spec(spec.seed), progressbar=False)
 
 
 class _Writer:
@@ -128,7 +126,7 @@ class _Writer:
 
 def _ppc_data(ds: xr.Dataset) -> pd.DataFrame:
     curves = [v for v in ds.data_vars if "time" in ds[v].dims]
-    return ds[curves].to_dataframe().reset_index()
+    return expand_estimates(ds[curves], mean_as_name=False).to_dataframe().reset_index()
 
 
 def _shown_groups(ds: xr.Dataset, min_count: int) -> xr.Dataset:
@@ -136,19 +134,178 @@ def _shown_groups(ds: xr.Dataset, min_count: int) -> xr.Dataset:
     return ds.isel(group=np.flatnonzero(keep))
 
 
-#: Stages of :func:`build_report` before and after the trials (validate, fit, profiles, PPC,
-#: calibration; write), each announced through its ``step`` callback.
-_FIXED_STAGES = 6
+@dataclass
+class _Build:
+    """The state a report build passes from stage to stage."""
+
+    spec: ReportSpec
+    writer: _Writer
+    say: Step
+    trial_progress: TrialProgress | None
+    model: Any = None
+    cohort: Cohort | None = None
+    cohort_paths: list[Path] = field(default_factory=list)
+    checks: CheckResults | None = None
+    verdict: dict[str, Any] = field(default_factory=dict)
+    sections: list[Section] = field(default_factory=list)
+    inputs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def fig_dir(self) -> Path:
+        return self.writer.folder / "figures"
 
 
-def n_stages(spec: ReportSpec) -> int:
+def _cohort_stage(b: _Build) -> None:
+    b.cohort, b.cohort_paths = load_report_cohort(b.spec)
+    # the spec, its trials and its cohort are valid: only now replace a previous build's outputs
+    for stale in ("tables", "figures", "data"):
+        shutil.rmtree(b.writer.folder / stale, ignore_errors=True)
+    w, mc = b.writer, b.spec.min_count
+    tables = content.cohort_tables(b.cohort, mc)
+    b.sections.append(Section("cohort", "Cohort", [
+        w.table("cohort_characteristics", "Characteristics", tables["characteristics"],
+                f"Counts from 1 to {mc - 1} are shown as <{mc}."),
+        w.table("cohort_missing_values", "Missing optional values (kept missing, never dropped)",
+                tables["missing_values"]),
+        w.figure(outcome_figure(b.cohort, b.fig_dir / "cohort_outcomes.png"), "Outcomes after first relapse",
+                 "Kaplan-Meier estimates with 95% log-log intervals and Aalen-Johansen cumulative incidence "
+                 "(scikit-survival); risk groups with fewer than 5 patients are not drawn."),
+    ]))
+    b.inputs |= {f"cohort {p.name}": p for p in b.cohort_paths}
+
+
+def _model_stage(b: _Build) -> None:
+    w = b.writer
+    b.model = b.model or _model(b.spec, b.cohort)
+    w.files.append(b.model.save(w.folder / "data" / "fit.nc"))
+    effects = content.effect_table(b.model)
+    settings = b.model.spec.settings()
+    w.figure_data("effects_forest", effects)
+    b.sections.append(Section("model", "Model and effects", [
+        w.table("model_configuration", "Configuration",
+                pd.DataFrame({"setting": list(settings), "value": [v if isinstance(v, str) else json.dumps(v)
+                                                                   for v in settings.values()]})),
+        w.figure(forest_figure(effects, b.fig_dir / "effects_forest.png"), "Effects: prior beside posterior",
+                 "Odds ratios of cure and hazard ratios of relapse and of death without relapse, "
+                 "posterior median with 95% credible interval (blue) and the prior's median and 95% interval (grey)."),
+        w.table("effects", "Effects (posterior and prior)", effects),
+    ]))
+    if b.model.priors.path:
+        b.inputs["priors"] = Path(b.model.priors.path)
+    if b.spec.model.fit:
+        b.inputs["fit"] = b.spec.resolve(b.spec.model.fit)
+
+
+def _profiles_stage(b: _Build) -> None:
+    w, mc, h = b.writer, b.spec.min_count, b.spec.checks.profile_horizon
+    profiles = content.risk_profiles(b.model, b.cohort, h, mc)
+    w.figure_data("risk_profiles", profiles)
+    b.sections.append(Section("profiles", "Risk by profile", [
+        w.table("risk_profiles", f"Predicted and observed risk at {h:g} months by cytogenetic risk group and MRD",
+                profiles, "Aggregates over each profile's patients; no per-patient predictions are shown. "
+                f"Profiles with fewer than {mc} patients are suppressed."),
+        w.figure(profile_figure(profiles, b.fig_dir / "risk_profiles.png", h, content.survival_label(b.model)),
+                 "Predicted and observed survival by profile"),
+    ]))
+
+
+def _check_spec(spec: ReportSpec) -> CheckSpec:
+    return CheckSpec(horizons=tuple(spec.checks.horizons), n_replicates=spec.checks.replicates, seed=spec.seed)
+
+
+def _checks_stage(b: _Build) -> None:
+    w, mc, label = b.writer, b.spec.min_count, content.survival_label(b.model)
+    b.checks = run_checks(b.model, b.cohort, _check_spec(b.spec), step=b.say)
+    conv, b.verdict = content.diagnostics(b.checks)
+    items = [w.table("convergence", "Convergence diagnostics", conv),
+             w.table("loo", "PSIS-LOO", b.checks.loo, b.verdict["pareto_k_note"])]
+    for name, ds in b.checks.ppc.items():
+        ds = _shown_groups(ds, mc)
+        w.figure_data(f"ppc_{name}", _ppc_data(ds))
+        items.append(w.figure(ppc_figure(ds, b.fig_dir / f"ppc_{name}.png"),
+                              f"Posterior-predictive check: {name.replace('_', ' ')}",
+                              "Observed curves (black) against replicates censored like the data."))
+    items.append(w.table("ppc_summary", "Posterior-predictive summary", content.ppc_table(b.checks.ppc, mc)))
+    items.append(w.table("calibration_summary", "Calibration (slope 1 and intercept 0 when calibrated)",
+                         calibration_summary(b.checks, label)))
+    for key, table in b.checks.calibration.items():
+        kind, horizon = key.split("_")
+        shown = suppress_counts(table, ["n", "events"], mc)
+        w.figure_data(f"calibration_{key}", shown)
+        numeric = shown.assign(n=pd.to_numeric(shown["n"], errors="coerce"))
+        items.append(w.figure(calibration_figure(numeric, b.fig_dir / f"calibration_{key}.png"),
+                              f"Calibration: {'relapse' if kind == 'relapse' else label}, {horizon}"))
+    b.sections.append(Section("checks", "Model checks", items))
+
+
+def _trial_stage(part: TrialPart, trial: TrialSpec, trial_path: Path) -> Callable[[_Build], None]:
+    def run(b: _Build) -> None:
+        w = b.writer
+        b.inputs[f"trial {trial.name}"] = trial_path
+        agent_files = available_agents()
+        b.inputs |= {f"agent {a}": agent_files[a] for a in trial.agents}
+        ds, oc, sensitivity = content.trial_results(b.model, trial, seed=b.spec.seed, n_trials=part.n_trials,
+                                                    variants=b.spec.agent_prior_variants, progress=b.trial_progress)
+        path = w.folder / "data" / f"trial_{trial.name}.nc"
+        ds.to_netcdf(path, engine="h5netcdf")
+        w.files.append(path)
+        curves = ds[[v for v in ds.data_vars if str(v).startswith("arm_")]]
+        w.figure_data(f"trial_{trial.name}_curves", expand_estimates(curves).to_dataframe().reset_index())
+        n = ds.sizes["trial"]
+        b.sections.append(Section(f"trial_{trial.name}", f"Virtual trial: {trial.title}", [
+            w.figure(arm_curves_figure(curves, b.fig_dir / f"trial_{trial.name}_curves.png", trial.title),
+                     "Model-based curves per arm",
+                     "Eligible population; each band pairs posterior draws with draws of the agent effects."),
+            w.table(f"trial_{trial.name}_operating_characteristics",
+                    f"Operating characteristics ({n:,} simulated trials per scenario)", oc,
+                    "assurance: agent effects drawn from their priors; power: effects at their prior medians; "
+                    "no_effect: type-I error."),
+            w.table(f"trial_{trial.name}_agent_prior_sensitivity", "Sensitivity of assurance to the agent-effect prior",
+                    sensitivity, "Ratios as median (95% interval). Every row uses the same seed, so differences "
+                    "come from the prior, not from Monte Carlo noise."),
+        ]))
+    return run
+
+
+def _write_stage(b: _Build, command: list[str] | None) -> ReportResult:
+    w, folder = b.writer, b.writer.folder
+    prov = provenance(b.inputs, b.spec.seed, b.verdict, command)
+    manifest = {p.relative_to(folder).as_posix(): file_sha256(p) for p in sorted(w.files) if p.suffix != ".nc"}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    (folder / "provenance.json").write_text(json.dumps(prov, indent=1) + "\n", encoding="utf-8")
+    html = folder / "report.html"
+    html.write_text(render_report(b.spec.title, b.sections, b.verdict, prov, folder), encoding="utf-8")
+    return ReportResult(folder, html, bool(b.verdict["passed"]), b.verdict,
+                        [*w.files, folder / "manifest.json", folder / "provenance.json", html], w.tables)
+
+
+def report_stages(spec: ReportSpec, *, fitted: bool = False) -> list[tuple[str | None, Callable[[_Build], None]]]:
+    """The stages of a report, in order: ``(progress message, stage)``. A stage without a
+    message announces its own steps (the model checks)."""
+    m = spec.model
+    fitting = f"fitting the model ({m.chains} chains x {m.tune + m.draws:,} iterations)"
+    stages: list[tuple[str | None, Callable[[_Build], None]]] = [
+        ("validating the cohort", _cohort_stage),
+        ("loading the fit" if fitted or m.fit is not None else fitting, _model_stage),
+        ("predicting risk by profile", _profiles_stage),
+        (None, _checks_stage),
+    ]
+    for part in spec.trials:
+        path = spec.resolve(part.spec)
+        trial = load_trial_spec(path)
+        stages.append((f"simulating {trial.name}", _trial_stage(part, trial, path)))
+    return stages
+
+
+def n_stages(spec: ReportSpec, *, fitted: bool = False) -> int:
     """How many times :func:`build_report` calls ``step`` for this spec (for progress bars)."""
-    return _FIXED_STAGES + len(spec.trials)
+    own = sum(message is not None for message, _ in report_stages(spec, fitted=fitted))
+    return own + n_check_stages(_check_spec(spec)) + 1     # + writing the report
 
 
 def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str] | None = None,
                  step: Step | None = None, trial_progress: TrialProgress | None = None) -> ReportResult:
-    """Build the report a spec describes.
+    """Build the report a spec describes: the stages of :func:`report_stages`, then the page.
 
     Parameters
     ----------
@@ -171,121 +328,12 @@ def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str
     if not isinstance(spec, ReportSpec):
         spec = load_report_spec(spec)
     say = step or (lambda _msg: None)
-    folder = spec.output_dir
-    for stale in ("tables", "figures", "data"):
-        shutil.rmtree(folder / stale, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    w = _Writer(folder)
-    mc = spec.min_count
-    trials = [(t, load_trial_spec(spec.resolve(t.spec)), spec.resolve(t.spec)) for t in spec.trials]
-
-    say("validating the cohort")
-    cohort, cohort_paths = load_report_cohort(spec)
-    sections: list[Section] = []
-    tables = content.cohort_tables(cohort, mc)
-    fig_dir = folder / "figures"
-    sections.append(Section("cohort", "Cohort", [
-        w.table("cohort_characteristics", "Characteristics", tables["characteristics"],
-                f"Counts from 1 to {mc - 1} are shown as <{mc}."),
-        w.table("cohort_missing_values", "Missing optional values (kept missing, never dropped)",
-                tables["missing_values"]),
-        w.figure(outcome_figure(cohort, fig_dir / "cohort_outcomes.png"), "Outcomes after first relapse",
-                 "Kaplan-Meier estimates with 95% log-log intervals and Aalen-Johansen cumulative incidence "
-                 "(scikit-survival); risk groups with fewer than 5 patients are not drawn."),
-    ]))
-
-    m = spec.model
-    say(f"fitting the model ({m.chains} chains x {m.tune + m.draws:,} iterations)"
-        if model is None and m.fit is None else "loading the fit")
-    model = model or _model(spec, cohort)
-    fit_path = model.save(folder / "data" / "fit.nc")
-    w.files.append(fit_path)
-    conv, loo, verdict = content.diagnostics(model)
-    effects = content.effect_table(model)
-    w.figure_data("effects_forest", effects)
-    sections.append(Section("model", "Model and effects", [
-        w.table("model_configuration", "Configuration",
-                pd.DataFrame({"setting": list(model.config), "value": [json.dumps(v) if not isinstance(v, str) else v
-                                                                       for v in model.config.values()]})),
-        w.figure(forest_figure(effects, fig_dir / "effects_forest.png"), "Effects: prior beside posterior",
-                 "Odds ratios of cure and hazard ratios of relapse and of death without relapse, "
-                 "posterior median with 95% credible interval (blue) and the prior's median and 95% interval (grey)."),
-        w.table("effects", "Effects (posterior and prior)", effects),
-    ]))
-
-    say("predicting risk by profile")
-    h = spec.checks.profile_horizon
-    profiles = content.risk_profiles(model, cohort, h, mc)
-    w.figure_data("risk_profiles", profiles)
-    sections.append(Section("profiles", "Risk by profile", [
-        w.table("risk_profiles", f"Predicted and observed risk at {h:g} months by cytogenetic risk group and MRD",
-                profiles, "Aggregates over each profile's patients; no per-patient predictions are shown. "
-                f"Profiles with fewer than {mc} patients are suppressed."),
-        w.figure(profile_figure(profiles, fig_dir / "risk_profiles.png", h, content.survival_label(model)),
-                 "Predicted and observed survival by profile"),
-    ]))
-
-    say("posterior-predictive checks")
-    ppc = posterior_predictive(model, cohort, n_replicates=spec.checks.replicates, seed=spec.seed)
-    check_items = [w.table("convergence", "Convergence diagnostics", conv),
-                   w.table("loo", "PSIS-LOO", loo, verdict["pareto_k_note"])]
-    for name, ds in ppc.items():
-        ds = _shown_groups(ds, mc)
-        w.figure_data(f"ppc_{name}", _ppc_data(ds))
-        check_items.append(w.figure(ppc_figure(ds, fig_dir / f"ppc_{name}.png"),
-                                    f"Posterior-predictive check: {name.replace('_', ' ')}",
-                                    "Observed curves (black) against replicates censored like the data."))
-    check_items.append(w.table("ppc_summary", "Posterior-predictive summary", content.ppc_table(ppc, mc)))
-    say("calibration")
-    summary, cal_tables = content.calibration_tables(model, cohort, spec.checks.horizons, mc)
-    check_items.append(w.table("calibration_summary", "Calibration (slope 1 and intercept 0 when calibrated)",
-                               summary))
-    for key, table in cal_tables.items():
-        kind, horizon = key.split("_")
-        w.figure_data(f"calibration_{key}", table)
-        numeric = table.assign(n=pd.to_numeric(table["n"], errors="coerce"))
-        check_items.append(w.figure(calibration_figure(numeric, fig_dir / f"calibration_{key}.png"),
-                                    f"Calibration: {'relapse' if kind == 'relapse' else content.survival_label(model)}, "
-                                    f"{horizon}"))
-    sections.append(Section("checks", "Model checks", check_items))
-
-    inputs: dict[str, Path] = {f"cohort {p.name}": p for p in cohort_paths}
-    if model.priors.path:
-        inputs["priors"] = Path(model.priors.path)
-    if spec.model.fit:
-        inputs["fit"] = spec.resolve(spec.model.fit)
-    agent_files = available_agents()
-    for i, (part, trial, trial_path) in enumerate(trials):
-        say(f"simulating {trial.name}")
-        inputs[f"trial {trial.name}"] = trial_path
-        inputs |= {f"agent {a}": agent_files[a] for a in trial.agents}
-        ds, oc, sensitivity = content.trial_results(model, trial, seed=spec.seed, n_trials=part.n_trials,
-                                                    variants=spec.agent_prior_variants, progress=trial_progress)
-        path = folder / "data" / f"trial_{trial.name}.nc"
-        ds.to_netcdf(path, engine="h5netcdf")
-        w.files.append(path)
-        curves = ds[[v for v in ds.data_vars if str(v).startswith("arm_")]]
-        w.figure_data(f"trial_{trial.name}_curves", curves.to_dataframe().reset_index())
-        n = ds.sizes["trial"]
-        sections.append(Section(f"trial_{trial.name}", f"Virtual trial: {trial.title}", [
-            w.figure(arm_curves_figure(curves, fig_dir / f"trial_{trial.name}_curves.png", trial.title),
-                     "Model-based curves per arm",
-                     "Eligible population; each band pairs posterior draws with draws of the agent effects."),
-            w.table(f"trial_{trial.name}_operating_characteristics",
-                    f"Operating characteristics ({n:,} simulated trials per scenario)", oc,
-                    "assurance: agent effects drawn from their priors; power: effects at their prior medians; "
-                    "no_effect: type-I error."),
-            w.table(f"trial_{trial.name}_agent_prior_sensitivity", "Sensitivity of assurance to the agent-effect prior",
-                    sensitivity, "Ratios as median (95% interval). Every row uses the same seed, so differences "
-                    "come from the prior, not from Monte Carlo noise."),
-        ]))
-
+    stages = report_stages(spec, fitted=model is not None)     # reads every trial spec first
+    spec.output_dir.mkdir(parents=True, exist_ok=True)
+    build = _Build(spec, _Writer(spec.output_dir), say, trial_progress, model=model)
+    for message, stage in stages:
+        if message is not None:
+            say(message)
+        stage(build)
     say("writing the report")
-    prov = provenance(inputs, spec.seed, verdict, command)
-    manifest = {p.relative_to(folder).as_posix(): file_sha256(p) for p in sorted(w.files) if p.suffix != ".nc"}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    (folder / "provenance.json").write_text(json.dumps(prov, indent=1) + "\n", encoding="utf-8")
-    html = folder / "report.html"
-    html.write_text(render_report(spec.title, sections, verdict, prov, folder), encoding="utf-8")
-    return ReportResult(folder, html, bool(verdict["passed"]), verdict,
-                        [*w.files, folder / "manifest.json", folder / "provenance.json", html], w.tables)
+    return _write_stage(build, command)

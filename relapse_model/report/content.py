@@ -13,12 +13,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from relapse_model.checks.convergence import convergence_table
-from relapse_model.checks.loo import K_THRESHOLD, loo_table
-from relapse_model.checks.model_checks import calibration, ppc_summary, predicted_risks
-from relapse_model.cohort.calibration import km_at
+from relapse_model.checks.loo import K_THRESHOLD
+from relapse_model.checks.model_checks import CheckResults, ppc_summary
 from relapse_model.cohort.cohort import Cohort
-from relapse_model.cohort.summary import missing_table, summary_table
+from relapse_model.cohort.summary import km_at, missing_table, summary_table
 from relapse_model.cohort.vocabulary import RISK_GROUPS
 from relapse_model.report.privacy import suppress_counts
 from relapse_model.report.spec import AgentPriorVariant
@@ -39,10 +37,9 @@ def cohort_tables(cohort: Cohort, min_count: int) -> dict[str, pd.DataFrame]:
             "missing_values": suppress_counts(missing, ["missing"], min_count)}
 
 
-def diagnostics(model) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Convergence table, LOO table and the verdict (passed, failed diagnostics, Pareto-k note)."""
-    conv = convergence_table(model.posterior)
-    loo = loo_table({"fitted model": model})
+def diagnostics(checks: CheckResults) -> tuple[pd.DataFrame, dict]:
+    """The convergence table as shown, and the verdict (passed, failed diagnostics, Pareto-k note)."""
+    conv, loo = checks.convergence, checks.loo
     failed = conv.loc[~conv["passed"], "diagnostic"].tolist()
     n_high_k = int(loo[f"pareto k > {K_THRESHOLD}"].iloc[0])
     verdict = {
@@ -52,8 +49,7 @@ def diagnostics(model) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         "pareto_k_note": (f"{n_high_k} patient(s) with Pareto k > {K_THRESHOLD}: their LOO terms are unreliable."
                           if n_high_k else ""),
     }
-    conv = conv.assign(passed=conv["passed"].map({True: "yes", False: "NO"}))
-    return conv, loo, verdict
+    return conv.assign(passed=conv["passed"].map({True: "yes", False: "NO"})), verdict
 
 
 def effect_table(model) -> pd.DataFrame:
@@ -83,18 +79,16 @@ def risk_profiles(model, cohort: Cohort, horizon: float, min_count: int) -> pd.D
     big = {name: cohort.subset(m) for name, m in masks.items() if m.sum() >= min_count}
     rows = []
     curves = model.survival_curves(big, times=[horizon]) if big else None
-    has_relapse = curves is not None and "relapse_incidence" in curves
     efs_key = "event_free_survival" if curves is not None and "event_free_survival" in curves else "survival"
     for name, mask in masks.items():
         row: dict[str, object] = {"profile": name, "patients": int(mask.sum())}
         if name in big:
             c = curves.sel(group=name).isel(time=0)
-            row |= {"predicted_efs": float(c[efs_key]), "predicted_efs_lower": float(c[f"{efs_key}_lower"]),
-                    "predicted_efs_upper": float(c[f"{efs_key}_upper"])}
-            if has_relapse:
-                row |= {"predicted_relapse": float(c["relapse_incidence"]),
-                        "predicted_relapse_lower": float(c["relapse_incidence_lower"]),
-                        "predicted_relapse_upper": float(c["relapse_incidence_upper"])}
+            for out, key in (("predicted_efs", efs_key), ("predicted_relapse", "relapse_incidence")):
+                if key in c:
+                    est = c[key]
+                    row |= {out: float(est.sel(estimate="mean")), f"{out}_lower": float(est.sel(estimate="lower")),
+                            f"{out}_upper": float(est.sel(estimate="upper"))}
             row["observed_efs"] = km_at(big[name], horizon, endpoint="os" if label == "OS" else "efs")
         rows.append(row)
     table = pd.DataFrame(rows).rename(columns={k: v.replace("EFS", label) for k, v in PROFILE_COLUMNS.items()})
@@ -114,21 +108,6 @@ PROFILE_COLUMNS = {
     "observed_efs": "EFS, Kaplan-Meier", "predicted_relapse": "relapse, model",
     "predicted_relapse_lower": "relapse 2.5%", "predicted_relapse_upper": "relapse 97.5%",
 }
-
-
-def calibration_tables(model, cohort: Cohort, horizons: list[float], min_count: int
-                       ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Calibration slope/intercept per endpoint and horizon, and the grouped tables behind them."""
-    fits, tables = [], {}
-    for kind, risk in predicted_risks(model, cohort, horizons).items():
-        for j, h in enumerate(horizons):
-            table, fit = calibration(model, cohort, h, kind=kind, predicted=risk[:, j])
-            tables[f"{kind}_{h:g}m"] = suppress_counts(table, ["n", "events"], min_count)
-            names = {"EFS": "event-free survival", "OS": "overall survival"}
-            fits.append({"endpoint": names[survival_label(model)] if kind == "efs" else "relapse incidence",
-                         "horizon (months)": h, "slope": fit.slope, "intercept": fit.intercept,
-                         "chi2 (slope 1, intercept 0)": fit.chi2, "p value": fit.p_value})
-    return pd.DataFrame(fits), tables
 
 
 def ppc_table(ppc: dict[str, xr.Dataset], min_count: int) -> pd.DataFrame:

@@ -1,5 +1,7 @@
-"""Report figures: Kaplan-Meier and cumulative-incidence curves (estimates from scikit-survival),
-forest plots of effects, risk by profile, and virtual-trial arm curves."""
+"""Every figure the package draws, from data the checks and simulations return: Kaplan-Meier and
+cumulative-incidence curves (estimates from scikit-survival), forest plots of effects, risk by
+profile, virtual-trial arm curves, posterior-predictive checks, calibration and SBC ranks.
+Each is written as PNG with fixed metadata (the same data give the same bytes)."""
 
 from __future__ import annotations
 
@@ -9,15 +11,22 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
-from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+from sksurv.nonparametric import (  # noqa: E402
+    cumulative_incidence_competing_risks,
+    kaplan_meier_estimator,
+)
 
+from relapse_model.checks.calibration import calibration_slope_intercept  # noqa: E402
+from relapse_model.checks.ppc import CURVES, PPC_LABELS  # noqa: E402
+from relapse_model.checks.sbc import SBCResult  # noqa: E402
 from relapse_model.cohort.cohort import Cohort  # noqa: E402
 from relapse_model.cohort.vocabulary import RISK_GROUPS  # noqa: E402
-from relapse_model.report.png import save_png  # noqa: E402
+from relapse_model.common.png import save_png  # noqa: E402
 
 
 def _km_step(ax: plt.Axes, event: np.ndarray, time: np.ndarray, label: str, color: str | None = None) -> None:
@@ -121,8 +130,10 @@ def arm_curves_figure(curves: xr.Dataset, path: str | Path, title: str) -> Path:
                            ("relapse_incidence", axes[1], "cumulative incidence of relapse")):
         for arm in curves["arm"].to_numpy():
             c = curves.sel(arm=arm)
-            (line,) = ax.plot(t, c[f"arm_{key}"], label=str(arm))
-            ax.fill_between(t, c[f"arm_{key}_lower"], c[f"arm_{key}_upper"], alpha=0.15, color=line.get_color())
+            band = c[f"arm_{key}"]
+            (line,) = ax.plot(t, band.sel(estimate="mean"), label=str(arm))
+            ax.fill_between(t, band.sel(estimate="lower"), band.sel(estimate="upper"), alpha=0.15,
+                            color=line.get_color())
         ax.set_ylim(0, 1)
         ax.set_xlim(0, t.max())
         ax.set_xlabel("months since randomisation")
@@ -131,5 +142,88 @@ def arm_curves_figure(curves: xr.Dataset, path: str | Path, title: str) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     saved = save_png(fig, path, dpi=100)
+    plt.close(fig)
+    return saved
+
+
+def ppc_figure(ds: xr.Dataset, path: str | Path) -> Path:
+    """Observed curves over the replicate 95% bands: one row per group, one column per curve.
+
+    ``cif_death`` is drawn only for competing-risk data. Written as PNG with fixed metadata
+    (the same Dataset gives the same bytes); returns the path.
+    """
+    curves = [c for c in CURVES if c != "cif_death" or ds.attrs.get("competing", 1)]
+    groups = [str(g) for g in ds["group"].to_numpy()]
+    fig = Figure(figsize=(4.2 * len(curves), 3.2 * len(groups)), constrained_layout=True)
+    axes = fig.subplots(len(groups), len(curves), squeeze=False)
+    t = ds["time"].to_numpy()
+    for gi, group in enumerate(groups):
+        for ci, curve in enumerate(curves):
+            ax = axes[gi, ci]
+            sel = ds.isel(group=gi)
+            band = sel[curve]
+            ax.fill_between(t, band.sel(estimate="lower"), band.sel(estimate="upper"), step="post", alpha=0.3,
+                            color="tab:blue", label="replicates, 95% band")
+            ax.step(t, band.sel(estimate="mean"), where="post", color="tab:blue", lw=1, ls="--",
+                    label="replicate mean")
+            ax.step(t, sel[f"{curve}_observed"], where="post", color="black", lw=1.5, label="observed")
+            outside = float(sel[f"{curve}_fraction_outside"])
+            title = f"{group} (n={int(sel['n_patients'])}): {PPC_LABELS[curve]}, {outside:.0%} outside band"
+            if curve == "efs":
+                title += f"\np at {ds.attrs.get('horizon', 60):g} mo = {float(sel['efs_p_value_horizon']):.3f}"
+            ax.set_title(title, fontsize=9)
+            ax.set_ylim(0, 1)
+            ax.set_xlabel("months since first relapse")
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7, loc="upper right")
+    fig.suptitle(f"Posterior-predictive check, {ds.attrs.get('n_replicates', '?')} replicates", fontsize=11)
+    return save_png(fig, path)
+
+
+def calibration_figure(table: pd.DataFrame, path: str | Path) -> Path:
+    """Observed (with 95% interval) against mean predicted risk per group, the diagonal and the
+    fitted line. Written as PNG with fixed metadata; returns the path."""
+    fit = calibration_slope_intercept(table)
+    fig = Figure(figsize=(4.8, 4.6), constrained_layout=True)
+    ax = fig.subplots()
+    x, y = table["predicted"].to_numpy(float), table["observed"].to_numpy(float)
+    err = np.vstack([y - table["lower"].to_numpy(float), table["upper"].to_numpy(float) - y])
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":", label="perfect calibration")
+    ax.errorbar(x, y, yerr=np.clip(err, 0, None), fmt="o", color="black", capsize=3, label="groups (95% CI)")
+    grid = np.linspace(0, 1, 2)
+    ax.plot(grid, fit.intercept + fit.slope * grid, color="tab:red", lw=1.2,
+            label=f"slope {fit.slope:.2f}, intercept {fit.intercept:+.2f}")
+    what = "event (1 - EFS)" if table.attrs.get("kind", "efs") == "efs" else "relapse (cumulative incidence)"
+    horizon = table.attrs.get("horizon", float("nan"))
+    ax.set_xlabel(f"predicted risk of {what} by {horizon:g} months")
+    ax.set_ylabel("observed risk")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    return save_png(fig, path)
+
+
+def sbc_figure(result: SBCResult, path: str | Path) -> Path:
+    """ECDF of the normalised ranks minus the uniform CDF, per parameter, with a 95% pointwise
+    binomial band (Säilynoja et al. 2022 use simultaneous bands; pointwise is narrower)."""
+    n = len(result.ranks)
+    grid = np.linspace(0, 1, 101)
+    half = 1.96 * np.sqrt(grid * (1 - grid) / max(n, 1))
+    names = list(result.ranks.columns)
+    cols = 4
+    fig, axes = plt.subplots(-(-len(names) // cols), cols, figsize=(3.2 * cols, 2.4 * -(-len(names) // cols)),
+                             squeeze=False, constrained_layout=True)
+    for ax, name in zip(axes.ravel(), names):
+        u = (result.ranks[name].to_numpy() + 0.5) / (result.n_posterior + 1)
+        ecdf = (u[None, :] <= grid[:, None]).mean(axis=1)
+        ax.fill_between(grid, -half, half, color="grey", alpha=0.3)
+        ax.plot(grid, ecdf - grid)
+        ax.axhline(0, color="black", lw=0.5)
+        ax.set_title(name, fontsize=8)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle(f"SBC: ECDF difference of ranks, {n} replications, L = {result.n_posterior}", fontsize=10)
+    saved = save_png(fig, path)
     plt.close(fig)
     return saved

@@ -12,7 +12,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from relapse_model.report.tables import format_number
+from relapse_model.common.tables import format_number
 
 
 @dataclass(frozen=True)

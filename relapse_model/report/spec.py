@@ -27,45 +27,47 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from relapse_model.common.strict import StrictModel
+from relapse_model.common.toml import read_toml
 from relapse_model.errors import InputError
-from relapse_model.simulate.agents import read_toml
+from relapse_model.models.spec import ModelSpec, SamplerSpec
 
 
-#: The bundled report specifications (``reports/`` beside the package).
-REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CohortPart(_Strict):
+class CohortPart(StrictModel):
     """One or more cohort files (or bundled names), pooled into one cohort for the fit."""
 
     paths: list[str] = Field(min_length=1)
 
 
-class ModelPart(_Strict):
-    """The model to fit, or an existing fit to reuse (``fit``: a NetCDF file from ``relapse-model fit``)."""
+class ModelPart(ModelSpec, SamplerSpec):
+    """The model to fit (every :class:`ModelSpec` field, and :class:`SamplerSpec`'s ``draws``,
+    ``tune``, ``chains`` and ``target_accept``), or an existing fit to reuse (``fit``: a NetCDF
+    file from ``relapse-model fit``). The sampler's seed is the report's ``seed``."""
 
     priors: str | None = None
-    outcome: Literal["competing", "cure"] = "competing"
-    endpoint: Literal["efs", "os"] = "efs"
-    baseline: Literal["weibull", "piecewise"] = "weibull"
-    cure: bool = True
-    stemness: Literal["lsc17", "plsc6", "none"] = "lsc17"
-    draws: int = Field(default=1000, ge=10)
-    tune: int = Field(default=1000, ge=10)
-    chains: int = Field(default=4, ge=1)
-    target_accept: float = Field(default=0.95, gt=0.5, lt=1.0)
     fit: str | None = None
 
+    @model_validator(mode="after")
+    def _seed_is_the_reports(self) -> ModelPart:
+        for key in ("random_seed", "cores", "nuts"):
+            if key in self.model_fields_set:
+                raise ValueError(f"'{key}' is not set here ('random_seed' is the report's top-level 'seed')")
+        return self
 
-class ChecksPart(_Strict):
+    def model_spec(self) -> ModelSpec:
+        """The :class:`ModelSpec` part."""
+        return ModelSpec.model_validate(self.model_dump(include=set(ModelSpec.model_fields)))
+
+    def sampler_spec(self, seed: int) -> SamplerSpec:
+        """The :class:`SamplerSpec` part, with the report's seed."""
+        return SamplerSpec.model_validate({**self.model_dump(include=set(SamplerSpec.model_fields)),
+                                           "random_seed": seed})
+
+
+class ChecksPart(StrictModel):
     """Model checks shown in the report."""
 
     horizons: list[float] = Field(default=[12.0, 36.0, 60.0], min_length=1)
@@ -80,7 +82,7 @@ class ChecksPart(_Strict):
         return value
 
 
-class AgentPriorVariant(_Strict):
+class AgentPriorVariant(StrictModel):
     """A variant of every agent's effect prior: the log-scale median shrunk toward no effect by
     ``shrink`` (0 keeps it, 1 puts it at no effect) and the log-scale SD multiplied by ``sd_scale``."""
 
@@ -95,14 +97,14 @@ DEFAULT_VARIANTS = [
 ]
 
 
-class TrialPart(_Strict):
+class TrialPart(StrictModel):
     """One virtual trial: a trial specification and how many trials per scenario."""
 
     spec: str
     n_trials: int | None = Field(default=None, ge=100)
 
 
-class ReportSpec(_Strict):
+class ReportSpec(StrictModel):
     """A whole report; see the module docstring for the file format."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")

@@ -16,11 +16,6 @@ ScoreName = Literal["lsc17", "plsc6"]
 _ALL_GENES = frozenset(g for w in SCORES.values() for g in w) | frozenset(GENE_ALIASES)
 
 
-def score_names() -> tuple[str, ...]:
-    """Names of the available scores."""
-    return tuple(SCORES)
-
-
 def weights(score: str) -> dict[str, float]:
     """Published weights of ``score`` (``"lsc17"`` or ``"plsc6"``), keyed by HGNC symbol."""
     try:

@@ -14,25 +14,25 @@ patient, e.g. ``target = [{ column = "flt3_itd", equals = true }]``.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from relapse_model.cohort.schema import COLUMN
+from relapse_model.common.paths import AGENTS_DIR
+from relapse_model.common.strict import StrictModel
+from relapse_model.common.toml import read_toml
 from relapse_model.errors import InputError, Issue
 
-AGENTS_DIR = Path(__file__).resolve().parents[2] / "priors" / "agents"
 EFFECTS = ("cure_or", "relapse_hr", "death_hr")
 
 
-class RatioPrior(BaseModel):
+class RatioPrior(StrictModel):
     """Log-normal prior of a ratio, from its median and 95% interval."""
 
-    model_config = ConfigDict(extra="forbid")
     median: float = Field(gt=0)
     lower: float = Field(gt=0)
     upper: float = Field(gt=0)
@@ -83,10 +83,9 @@ class Condition(BaseModel):
         return (col.astype(str) == str(self.equals)).to_numpy()
 
 
-class Agent(BaseModel):
+class Agent(StrictModel):
     """One agent's file."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str
     label: str
     kind: str
@@ -127,16 +126,6 @@ class Agent(BaseModel):
 def _issues(path: str, exc: ValidationError) -> list[Issue]:
     return [Issue(path, None, None, f"key '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}")
             for e in exc.errors()]
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file; a missing or malformed file is an InputError naming it."""
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError.single(str(path), "file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError.single(str(path), f"malformed TOML: {exc}") from None
 
 
 def load_agent(path: str | Path) -> Agent:

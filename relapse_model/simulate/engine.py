@@ -24,11 +24,14 @@ from scipy import stats
 
 from relapse_model.cohort.bundled import bundled_path
 from relapse_model.cohort.cohort import Cohort, load_cohort
+from relapse_model.common.intervals import estimate_coords, summarise_draws
 from relapse_model.errors import InputError
 from relapse_model.models.outcomes import inverse_cumulative_hazard
 from relapse_model.models.parameters import ParameterDraws, linear_predictors
 from relapse_model.models.predict import curves_from_eta
-from relapse_model.simulate import analyses, boundaries as bnd, mechanics as mech
+from relapse_model.simulate import analyses
+from relapse_model.simulate import boundaries as bnd
+from relapse_model.simulate import mechanics as mech
 from relapse_model.simulate.agents import EFFECTS, Agent, agent_by_name
 from relapse_model.simulate.spec import TrialSpec
 
@@ -61,8 +64,9 @@ def population_cohort(spec: TrialSpec) -> Cohort:
     bundled name, or a file path."""
     gen = spec.population.generate
     if gen is not None:
-        from relapse_model.cohort.bundled import cohorts_dir, read_spec
-        from relapse_model.cohort.reference import simulate_reference_cohort
+        from relapse_model.common.paths import cohorts_dir
+        from relapse_model.reference.generator import simulate_reference_cohort
+        from relapse_model.reference.spec import read_spec
         ref = read_spec(cohorts_dir() / f"{gen.spec}.toml")
         try:
             params = ref.generator_parameters().with_overrides(dict(ref.parameters) | gen.parameters)
@@ -138,6 +142,61 @@ def _looks(spec: TrialSpec, entry: np.ndarray, event_time: np.ndarray, dropout: 
             for f in fractions]
 
 
+def _test_statistics(spec: TrialSpec, looks: list[mech.TrialData], arm: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, analyses.CoxResult | None]:
+    """z statistic (benefit positive) and posterior probability of benefit at each look, and the
+    last look's Cox fit when the analysis needed one."""
+    a = spec.analysis
+    n_trials = arm.shape[0]
+    z, prob = np.empty((len(looks), n_trials)), np.full((len(looks), n_trials), np.nan)
+    cx = None
+    for j, look in enumerate(looks):
+        if a.primary in ("cox", "bayes"):
+            cx = analyses.cox_two_arm(look.time, look.event, arm, look.mask)
+            prob[j] = analyses.bayes_prob_benefit(cx.log_hr, cx.se, 0.0, a.bayes_prior_sd)
+            z[j] = -cx.z if a.primary == "cox" else stats.norm.ppf(prob[j])
+        elif a.primary == "rmst":
+            z[j] = analyses.rmst_difference(look.time, look.event, arm, a.rmst_tau, look.mask).z
+        else:
+            z[j] = -analyses.logrank(look.time, look.event, arm, look.mask).z
+    return z, prob, cx
+
+
+def _decisions(spec: TrialSpec, z: np.ndarray, boundaries: bnd.Boundaries | None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(reject, stopping look, stopped for futility) of each trial."""
+    a = spec.analysis
+    k, n_trials = z.shape
+    if a.primary == "bayes":
+        crit = np.full(k, stats.norm.ppf(a.bayes_threshold))
+        running, reject, stop = np.ones(n_trials, bool), np.zeros(n_trials, bool), np.full(n_trials, k - 1)
+        for j in range(k):
+            hit = running & (z[j] >= crit[j])
+            reject |= hit
+            stop = np.where(hit, j, stop)
+            running &= ~hit
+        return reject, stop, np.zeros(n_trials, bool)
+    if boundaries is not None:
+        out = bnd.apply_boundaries(z, boundaries)
+        return out.reject, out.stop_look, out.futility
+    return z[0] >= stats.norm.ppf(1 - a.alpha), np.zeros(n_trials, int), np.zeros(n_trials, bool)
+
+
+def _subgroup_results(pop: Population, final: mech.TrialData, arm: np.ndarray, idx: np.ndarray
+                      ) -> dict[str, np.ndarray]:
+    """Log hazard ratio, log-rank z and size inside and outside each targeted agent's subgroup."""
+    result = {}
+    for name, agent in pop.agents.items():
+        if agent.target != "all":
+            inside = pop.target[name][idx]
+            for label, sub in (("target", inside), ("non_target", ~inside)):
+                m = final.mask & sub
+                result[f"{name}.{label}_log_hr"] = analyses.cox_two_arm(final.time, final.event, arm, m).log_hr
+                result[f"{name}.{label}_z"] = -analyses.logrank(final.time, final.event, arm, m).z
+                result[f"{name}.{label}_n"] = m.sum(axis=1).astype(np.int64)
+    return result
+
+
 def simulate_block(spec: TrialSpec, pop: Population, seed: int, scenario: str, block: int,
                    n_trials: int, boundaries: bnd.Boundaries | None) -> dict[str, np.ndarray]:
     """Simulate and analyse ``n_trials`` trials (one block) of one scenario."""
@@ -154,45 +213,14 @@ def simulate_block(spec: TrialSpec, pop: Population, seed: int, scenario: str, b
     event_time, cause = _draw_outcomes(pop, rng, draw, idx, offsets)
     dropout = mech.dropout_times(rng, (n_trials, n), spec.dropout.rate)
     looks = _looks(spec, entry, event_time, dropout)
-
-    a = spec.analysis
-    k = len(looks)
-    z = np.empty((k, n_trials))
-    prob = np.empty((k, n_trials))
-    need_cox = a.primary in ("cox", "bayes")
-    cx = None
-    for j, look in enumerate(looks):
-        lr = analyses.logrank(look.time, look.event, arm, look.mask)
-        if need_cox:
-            cx = analyses.cox_two_arm(look.time, look.event, arm, look.mask)
-            prob[j] = analyses.bayes_prob_benefit(cx.log_hr, cx.se, 0.0, a.bayes_prior_sd)
-            z[j] = -cx.z if a.primary == "cox" else stats.norm.ppf(prob[j])
-        elif a.primary == "rmst":
-            z[j] = analyses.rmst_difference(look.time, look.event, arm, a.rmst_tau, look.mask).z
-            prob[j] = np.nan
-        else:
-            z[j] = -lr.z
-            prob[j] = np.nan
-    if a.primary == "bayes":
-        crit = np.full(k, stats.norm.ppf(a.bayes_threshold))
-        running, reject, stop = np.ones(n_trials, bool), np.zeros(n_trials, bool), np.full(n_trials, k - 1)
-        futile = np.zeros(n_trials, bool)
-        for j in range(k):
-            hit = running & (z[j] >= crit[j])
-            reject |= hit
-            stop = np.where(hit, j, stop)
-            running &= ~hit
-    elif boundaries is not None:
-        out = bnd.apply_boundaries(z, boundaries)
-        reject, stop, futile = out.reject, out.stop_look, out.futility
-    else:
-        reject = z[0] >= stats.norm.ppf(1 - a.alpha)
-        stop, futile = np.zeros(n_trials, int), np.zeros(n_trials, bool)
+    z, prob, cx = _test_statistics(spec, looks, arm)
+    reject, stop, futile = _decisions(spec, z, boundaries)
 
     rows = np.arange(n_trials)
     pick = lambda arrs: np.stack(arrs)[stop, rows]  # noqa: E731 - value at each trial's stopping look
     final = looks[-1]
     nan = np.full(n_trials, np.nan)
+    a = spec.analysis
     if "cox" not in a.estimates:
         cox = analyses.CoxResult(nan, nan, nan, nan, np.zeros(n_trials, bool))
     else:  # the loop's last Cox fit is already the final look's
@@ -212,15 +240,7 @@ def simulate_block(spec: TrialSpec, pop: Population, seed: int, scenario: str, b
     for name in pop.agents:
         for effect in EFFECTS:
             result[f"{name}.{effect}"] = effects[name][effect]
-    for name, agent in pop.agents.items():
-        if agent.target != "all":
-            inside = pop.target[name][idx]
-            for label, sub in (("target", inside), ("non_target", ~inside)):
-                m = final.mask & sub
-                result[f"{name}.{label}_log_hr"] = analyses.cox_two_arm(final.time, final.event, arm, m).log_hr
-                result[f"{name}.{label}_z"] = -analyses.logrank(final.time, final.event, arm, m).z
-                result[f"{name}.{label}_n"] = m.sum(axis=1).astype(np.int64)
-    return result
+    return result | _subgroup_results(pop, final, arm, idx)
 
 
 def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -352,13 +372,10 @@ def arm_curves(spec: TrialSpec, pop: Population, seed: int, n_draws: int = 200, 
                 off[key] += sign * on[None, :] * effects[agent][effect][:, None]
         c = curves_from_eta(params, {k: eta[k] + off[k] for k in eta}, times)
         out[a] = {k: v.mean(axis=1) for k, v in c.items() if v.ndim == 3}
-    data_vars = {}
-    for key in ("event_free_survival", "relapse_incidence"):
-        arr = np.stack([out[a][key] for a in out], axis=1)          # (S, arm, T)
-        data_vars[f"arm_{key}"] = (("arm", "time"), arr.mean(axis=0))
-        data_vars[f"arm_{key}_lower"] = (("arm", "time"), np.quantile(arr, 0.025, axis=0))
-        data_vars[f"arm_{key}_upper"] = (("arm", "time"), np.quantile(arr, 0.975, axis=0))
-    return xr.Dataset(data_vars, coords={"arm": [arm.name for arm in spec.arms], "time": times})
+    data_vars = {f"arm_{key}": summarise_draws(np.stack([out[a][key] for a in out], axis=1), ("arm", "time"))
+                 for key in ("event_free_survival", "relapse_incidence")}          # draws (S, arm, T)
+    return xr.Dataset(data_vars, coords={"arm": [arm.name for arm in spec.arms], "time": times, **estimate_coords()},
+                      attrs={"credible_interval": 0.95})
 
 
 def _take_draws(params: ParameterDraws, idx: np.ndarray) -> ParameterDraws:

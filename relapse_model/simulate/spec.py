@@ -10,18 +10,16 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from relapse_model.cohort.schema import COLUMN
+from relapse_model.common.strict import StrictModel
+from relapse_model.common.toml import read_toml
 from relapse_model.errors import InputError
-from relapse_model.simulate.agents import Condition, available_agents, read_toml
+from relapse_model.simulate.agents import Condition, available_agents
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Arm(_Strict):
+class Arm(StrictModel):
     """Base regimen (the standard of care the model was fitted on) plus or minus agents."""
 
     name: str
@@ -29,7 +27,7 @@ class Arm(_Strict):
     remove: list[str] = []
 
 
-class Accrual(_Strict):
+class Accrual(StrictModel):
     """Patients per month: one rate, or piecewise ``rates`` changing at ``breaks`` (months)."""
 
     rate: float | None = Field(default=None, gt=0)
@@ -51,11 +49,11 @@ class Accrual(_Strict):
         return ([self.rate] if self.rate is not None else list(self.rates or [])), list(self.breaks)
 
 
-class Dropout(_Strict):
+class Dropout(StrictModel):
     rate: float = Field(default=0.0, ge=0, description="per month, exponential")
 
 
-class Analysis(_Strict):
+class Analysis(StrictModel):
     """When the (final) analysis happens and how it is judged."""
 
     timing: Literal["events", "calendar"] = "events"
@@ -79,7 +77,7 @@ class Analysis(_Strict):
         return self
 
 
-class Interim(_Strict):
+class Interim(StrictModel):
     """Looks at fractions of the final events (timing = 'events') or of the final calendar time."""
 
     fractions: list[float]
@@ -96,7 +94,7 @@ class Interim(_Strict):
         return self
 
 
-class Generated(_Strict):
+class Generated(StrictModel):
     """Virtual patients drawn from a covariate specification instead of an existing cohort:
     the covariate distributions of a reference-cohort spec (``cohorts/NAME.toml``), with
     ``parameters`` overriding any of them (e.g. ``p_flt3_itd``, ``cytogenetics_probs``,
@@ -108,7 +106,7 @@ class Generated(_Strict):
     parameters: dict[str, Any] = {}
 
 
-class Population(_Strict):
+class PopulationSpec(StrictModel):
     """Virtual patients: resampled from a cohort (or a generated one), optionally restricted to
     the eligible (a patient is eligible when any condition holds)."""
 
@@ -117,18 +115,17 @@ class Population(_Strict):
     eligible: list[Condition] = []
 
 
-class TrialSpec(_Strict):
+class TrialSpec(StrictModel):
     """A two-arm virtual trial: control first, experimental second."""
 
     name: str
     title: str = ""
-    endpoint: Literal["efs"] = "efs"
     n_trials: int = Field(default=2000, gt=0)
     sample_size: int = Field(gt=1)
     allocation: tuple[int, int] = (1, 1)
     randomisation: Literal["blocks", "simple"] = "blocks"
     stratify: str | None = None
-    population: Population = Population()
+    population: PopulationSpec = PopulationSpec()
     accrual: Accrual
     dropout: Dropout = Dropout()
     analysis: Analysis

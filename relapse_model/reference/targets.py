@@ -10,26 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sksurv.nonparametric import kaplan_meier_estimator
 
 from relapse_model.cohort.cohort import Cohort
+from relapse_model.cohort.summary import km_at
 from relapse_model.cohort.vocabulary import CBF_CLASSES
 from relapse_model.scores.stemness import call_high
 
 ADVERSE_CLASSES = ("kmt2a_t9_11", "kmt2a_t10_11", "kmt2a_other", "monosomy7", "complex")
-
-
-def km_at(cohort: Cohort, horizon_months: float, mask: np.ndarray | None = None,
-          endpoint: str = "os") -> float:
-    """Kaplan-Meier survival at ``horizon_months`` (NaN if fewer than 5 patients)."""
-    y = cohort.survival(endpoint)
-    if mask is not None:
-        y = y[np.asarray(mask, dtype=bool)]
-    if len(y) < 5:
-        return float("nan")
-    times, surv = kaplan_meier_estimator(y["event"], y["time"])
-    before = times <= horizon_months
-    return float(surv[before][-1]) if before.any() else 1.0
 
 
 @dataclass(frozen=True)
@@ -95,7 +82,7 @@ TARGETS: tuple[Target, ...] = (
 TARGET = {t.key: t for t in TARGETS}
 
 
-def calibration_table(cohort: Cohort, ranges: dict[str, tuple[float, float]]) -> pd.DataFrame:
+def target_table(cohort: Cohort, ranges: dict[str, tuple[float, float]]) -> pd.DataFrame:
     """Published figure, accepted range and observed value for each target of a cohort.
 
     Parameters

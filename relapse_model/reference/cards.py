@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from relapse_model.cohort.bundled import CohortSpec
-from relapse_model.cohort.calibration import calibration_table
 from relapse_model.cohort.cohort import Cohort, load_cohort
-from relapse_model.cohort.reference import simulate_reference_cohort
 from relapse_model.cohort.summary import missing_table, summary_table
-from relapse_model.report.tables import markdown_table as _markdown
+from relapse_model.common.tables import markdown_table as _markdown
+from relapse_model.reference.generator import simulate_reference_cohort
+from relapse_model.reference.spec import CohortSpec
+from relapse_model.reference.targets import target_table
 
 
 def generate(spec: CohortSpec) -> pd.DataFrame:
@@ -34,7 +34,7 @@ def write_cohort(spec: CohortSpec, folder: Path) -> tuple[Path, Path]:
 def data_card(spec: CohortSpec, cohort: Cohort, csv_path: Path) -> str:
     """Markdown data card: what the cohort is, how it was made, and its calibration."""
     digest = hashlib.sha256(csv_path.read_bytes()).hexdigest()
-    calib = calibration_table(cohort, spec.targets)
+    calib = target_table(cohort, spec.targets)
     calib_view = pd.DataFrame({
         "target": calib["description"], "published": calib["published"],
         "accepted range": [f"{lo:.2f}-{hi:.2f}" for lo, hi in zip(calib["low"], calib["high"])],
@@ -53,7 +53,7 @@ def data_card(spec: CohortSpec, cohort: Cohort, csv_path: Path) -> str:
 
 - **File:** `{csv_path.name}` ({len(cohort)} patients, sha256 `{digest[:16]}...`)
 - **Made by:** `relapse-model cohorts --regenerate` from `cohorts/{spec.name}.toml`
-  (generator `relapse_model/cohort/reference.py`, seed `{spec.seed}`); the same command and seed
+  (generator `relapse_model/reference/generator.py`, seed `{spec.seed}`); the same command and seed
   rewrite this file byte for byte.
 - **Resembles:** {spec.resembles}.
 - **Studies:** {studies}.

@@ -25,6 +25,7 @@ published targets (see the data cards in ``cohorts/``). Nothing here is real pat
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -168,93 +169,110 @@ def simulate_reference_cohort(n: int, studies: list[Study], params: GeneratorPar
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
     rng = np.random.default_rng(seed)
+    v = SimpleNamespace()    # the simulated quantities, filled stage by stage in a fixed order
     shares = np.array([s.share for s in studies], dtype=float)
-    study_idx = rng.choice(len(studies), size=n, p=shares / shares.sum())
-    study_offset = np.array([s.cure_log_odds for s in studies])[study_idx]
+    v.study_idx = rng.choice(len(studies), size=n, p=shares / shares.sum())
+    v.study_offset = np.array([s.cure_log_odds for s in studies])[v.study_idx]
+    for stage in (_draw_covariates, _draw_reinduction, _draw_course):
+        stage(rng, n, params, v)
+    return _observe(rng, n, params, v, studies, seed)
 
+
+def _draw_covariates(rng: np.random.Generator, n: int, params: GeneratorParameters, v: SimpleNamespace) -> None:
+    """Covariates at relapse: age, timing, cytogenetics, mutations, stemness."""
     # 1. covariates at relapse
-    age = np.clip(rng.gamma(params.age_gamma_shape, params.age_gamma_scale_years, n), 0.3, 21.9)
-    dx_to_relapse = np.exp(np.log(params.diagnosis_to_relapse_median_months)
+    v.age = np.clip(rng.gamma(params.age_gamma_shape, params.age_gamma_scale_years, n), 0.3, 21.9)
+    v.dx_to_relapse = np.exp(np.log(params.diagnosis_to_relapse_median_months)
                            + params.diagnosis_to_relapse_log_sd * rng.standard_normal(n))
-    early = dx_to_relapse < 12.0
+    v.early = v.dx_to_relapse < 12.0
     probs = np.array([params.cytogenetics_probs[c] for c in CYTOGENETICS])
-    cyto = np.array(CYTOGENETICS)[rng.choice(len(CYTOGENETICS), size=n, p=probs / probs.sum())]
-    risk = np.array([RISK_GROUP_OF[c] for c in cyto])
-    cbf = np.isin(cyto, CBF_CLASSES)
-    adverse = risk == "adverse"
-    flt3 = rng.random(n) < np.where(cyto == "nup98", params.p_flt3_itd_nup98, params.p_flt3_itd)
-    npm1 = (rng.random(n) < np.where(cyto == "normal", params.p_npm1_normal, params.p_npm1)) & ~cbf
-    cd33 = rng.random(n) < params.p_cd33_positive
-    hsct_cr1 = rng.random(n) < params.p_hsct_cr1
-    stem = (params.stemness_adverse_shift * adverse + params.stemness_cbf_shift * cbf
+    v.cyto = np.array(CYTOGENETICS)[rng.choice(len(CYTOGENETICS), size=n, p=probs / probs.sum())]
+    v.risk = np.array([RISK_GROUP_OF[c] for c in v.cyto])
+    v.cbf = np.isin(v.cyto, CBF_CLASSES)
+    v.adverse = v.risk == "adverse"
+    v.flt3 = rng.random(n) < np.where(v.cyto == "nup98", params.p_flt3_itd_nup98, params.p_flt3_itd)
+    v.npm1 = (rng.random(n) < np.where(v.cyto == "normal", params.p_npm1_normal, params.p_npm1)) & ~v.cbf
+    v.cd33 = rng.random(n) < params.p_cd33_positive
+    v.hsct_cr1 = rng.random(n) < params.p_hsct_cr1
+    v.stem = (params.stemness_adverse_shift * v.adverse + params.stemness_cbf_shift * v.cbf
             + rng.standard_normal(n))
     noise = params.stemness_measurement_sd
-    lsc17 = 0.60 + 0.25 * (stem + noise * rng.standard_normal(n))
-    plsc6 = 2.00 + 0.35 * (stem + noise * rng.standard_normal(n))
-    lsc17[rng.random(n) < params.p_lsc17_missing] = np.nan
-    plsc6[rng.random(n) < params.p_plsc6_missing] = np.nan
+    v.lsc17 = 0.60 + 0.25 * (v.stem + noise * rng.standard_normal(n))
+    v.plsc6 = 2.00 + 0.35 * (v.stem + noise * rng.standard_normal(n))
+    v.lsc17[rng.random(n) < params.p_lsc17_missing] = np.nan
+    v.plsc6[rng.random(n) < params.p_plsc6_missing] = np.nan
 
+
+def _draw_reinduction(rng: np.random.Generator, n: int, params: GeneratorParameters, v: SimpleNamespace) -> None:
+    """Re-induction (early death, CR2, day-28 blasts), MRD in CR2 and the intended HSCT."""
     # 2. re-induction
-    early_death = rng.random(n) < params.p_early_death
-    early_death_time = rng.uniform(0.1, 1.5, n)
+    v.early_death = rng.random(n) < params.p_early_death
+    v.early_death_time = rng.uniform(0.1, 1.5, n)
     e = params.cr2_effects
-    cr2_lp = (logit(params.cr2_rate_reference) + e["early_relapse"] * early
-              + e["favourable"] * cbf + e["adverse"] * adverse + e["hsct_cr1"] * hsct_cr1
-              + e["stemness_sd"] * stem)
-    cr2 = ~early_death & (rng.random(n) < expit(cr2_lp))
-    blasts = np.where(
-        cr2,
+    cr2_lp = (logit(params.cr2_rate_reference) + e["early_relapse"] * v.early
+              + e["favourable"] * v.cbf + e["adverse"] * v.adverse + e["hsct_cr1"] * v.hsct_cr1
+              + e["stemness_sd"] * v.stem)
+    v.cr2 = ~v.early_death & (rng.random(n) < expit(cr2_lp))
+    v.blasts = np.where(
+        v.cr2,
         np.where(rng.random(n) < 0.8, rng.uniform(0.0, 5.0, n), rng.uniform(5.1, 10.0, n)),
         rng.choice([7.0, 15.0, 40.0], size=n, p=[0.15, 0.30, 0.55]) * rng.uniform(0.8, 1.2, n),
     )
-    blasts = np.where(early_death, np.nan, np.clip(blasts, 0.0, 100.0))
+    v.blasts = np.where(v.early_death, np.nan, np.clip(v.blasts, 0.0, 100.0))
 
     # 3. MRD after re-induction 1 (only in CR2)
-    mrd = _simulate_mrd(rng, n, cr2, stem, cbf | npm1, params)
+    v.mrd = _simulate_mrd(rng, n, v.cr2, v.stem, v.cbf | v.npm1, params)
 
     # 4. intended HSCT after relapse
-    wants_hsct = rng.random(n) < np.where(cr2, params.p_hsct_if_cr2, params.p_hsct_if_no_cr2)
-    lo, hi = np.where(cr2, params.hsct_months_cr2[0], params.hsct_months_no_cr2[0]), \
-        np.where(cr2, params.hsct_months_cr2[1], params.hsct_months_no_cr2[1])
-    hsct_time = rng.uniform(lo, hi)
+    v.wants_hsct = rng.random(n) < np.where(v.cr2, params.p_hsct_if_cr2, params.p_hsct_if_no_cr2)
+    lo, hi = np.where(v.cr2, params.hsct_months_cr2[0], params.hsct_months_no_cr2[0]),\
+        np.where(v.cr2, params.hsct_months_cr2[1], params.hsct_months_no_cr2[1])
+    v.hsct_time = rng.uniform(lo, hi)
 
+
+def _draw_course(rng: np.random.Generator, n: int, params: GeneratorParameters, v: SimpleNamespace) -> None:
+    """Cure or second relapse and death in remission in CR2; refractory disease; salvage."""
     # 5. CR2: cure mixture for relapse, competing death in remission
     c = params.cure_effects
-    cure_lp = (logit(params.cure_rate_reference) + study_offset
-               + np.array([c[k] for k in cyto]) + c["early_relapse"] * early
-               + c["flt3_itd"] * flt3 + c["mrd_positive"] * mrd["true_positive"]
-               + c["stemness_sd"] * stem + c["hsct_cr1"] * hsct_cr1
-               + c["no_hsct"] * ~wants_hsct + c["age_10_plus"] * (age >= 10.0))
-    cured = rng.random(n) < expit(cure_lp)
-    relapse_time = 1.5 + params.relapse_weibull_scale_months * rng.weibull(params.relapse_weibull_shape, n)
-    relapse_time[cured] = np.inf
-    remission_death = _remission_death_times(rng, n, np.where(wants_hsct & cr2, hsct_time, np.inf), params)
+    cure_lp = (logit(params.cure_rate_reference) + v.study_offset
+               + np.array([c[k] for k in v.cyto]) + c["early_relapse"] * v.early
+               + c["flt3_itd"] * v.flt3 + c["mrd_positive"] * v.mrd["true_positive"]
+               + c["stemness_sd"] * v.stem + c["hsct_cr1"] * v.hsct_cr1
+               + c["no_hsct"] * ~v.wants_hsct + c["age_10_plus"] * (v.age >= 10.0))
+    v.cured = rng.random(n) < expit(cure_lp)
+    v.relapse_time = 1.5 + params.relapse_weibull_scale_months * rng.weibull(params.relapse_weibull_shape, n)
+    v.relapse_time[v.cured] = np.inf
+    v.remission_death = _remission_death_times(rng, n, np.where(v.wants_hsct & v.cr2, v.hsct_time, np.inf), params)
 
-    refractory_time = rng.uniform(*params.refractory_assessment_months, n)
-    event_time = np.where(cr2, relapse_time, np.where(early_death, np.inf, refractory_time))
-    death_first = np.where(cr2, remission_death, np.where(early_death, early_death_time, np.inf))
-    relapsed = event_time < death_first
-    hsct_done = wants_hsct & ~early_death & np.where(
-        cr2, hsct_time < np.minimum(relapse_time, remission_death), True)
-    hsct_time = np.where(cr2 | ~hsct_done, hsct_time, refractory_time + rng.uniform(1.0, 2.0, n))
+    v.refractory_time = rng.uniform(*params.refractory_assessment_months, n)
+    v.event_time = np.where(v.cr2, v.relapse_time, np.where(v.early_death, np.inf, v.refractory_time))
+    v.death_first = np.where(v.cr2, v.remission_death, np.where(v.early_death, v.early_death_time, np.inf))
+    v.relapsed = v.event_time < v.death_first
+    v.hsct_done = v.wants_hsct & ~v.early_death & np.where(
+        v.cr2, v.hsct_time < np.minimum(v.relapse_time, v.remission_death), True)
+    v.hsct_time = np.where(v.cr2 | ~v.hsct_done, v.hsct_time, v.refractory_time + rng.uniform(1.0, 2.0, n))
 
     # 6. after second relapse or refractory disease
-    salvage = np.where(cr2, params.salvage_cure_after_relapse,
-                       np.where(hsct_done, params.salvage_cure_refractory_hsct,
+    salvage = np.where(v.cr2, params.salvage_cure_after_relapse,
+                       np.where(v.hsct_done, params.salvage_cure_refractory_hsct,
                                 params.salvage_cure_refractory_no_hsct))
     survives_event = rng.random(n) < salvage
-    death_after = event_time + rng.exponential(params.death_after_event_median_months / np.log(2), n)
+    death_after = v.event_time + rng.exponential(params.death_after_event_median_months / np.log(2), n)
     death_after[survives_event] = np.inf
-    death_time = np.where(relapsed, death_after, death_first)
-    relapse_obs_time = np.where(relapsed, event_time, np.inf)
+    v.death_time = np.where(v.relapsed, death_after, v.death_first)
+    v.relapse_obs_time = np.where(v.relapsed, v.event_time, np.inf)
 
+
+def _observe(rng: np.random.Generator, n: int, params: GeneratorParameters, v: SimpleNamespace,
+             studies: list[Study], seed: int) -> pd.DataFrame:
+    """Censoring by accrual and loss to follow-up, and the cohort file's columns."""
     # 7. censoring
     entry = rng.uniform(0.0, params.accrual_months, n)
     admin = params.accrual_months + params.min_followup_months - entry
     censor = np.minimum(admin, rng.exponential(1.0 / params.loss_to_followup_per_month, n))
-    died = death_time <= censor
-    second_relapse = relapse_obs_time <= censor
-    hsct_seen = hsct_done & (hsct_time <= np.minimum(censor, death_time))
+    died = v.death_time <= censor
+    second_relapse = v.relapse_obs_time <= censor
+    hsct_seen = v.hsct_done & (v.hsct_time <= np.minimum(censor, v.death_time))
 
     centre = np.array([f"C{k:02d}" for k in range(1, 13)])[rng.integers(0, 12, n)]
     regimen = np.array(["FLAG-Ida", "FLAG + liposomal daunorubicin", "other"])[
@@ -262,26 +280,26 @@ def simulate_reference_cohort(n: int, studies: list[Study], params: GeneratorPar
 
     frame = pd.DataFrame({
         "patient_id": [f"{seed % 1000:03d}-{i + 1:04d}" for i in range(n)],
-        "study": np.array([s.name for s in studies])[study_idx],
+        "study": np.array([s.name for s in studies])[v.study_idx],
         "centre": centre,
-        "age_years": np.round(age, 1),
-        "months_diagnosis_to_relapse": np.round(dx_to_relapse, 1),
-        "cytogenetics": cyto,
-        "flt3_itd": _yes_no(flt3), "npm1": _yes_no(npm1), "cd33_positive": _yes_no(cd33),
-        "lsc17": np.round(lsc17, 4), "plsc6": np.round(plsc6, 4),
-        "mrd_status": mrd["status"], "mrd_level_pct": mrd["level"], "mrd_method": mrd["method"],
-        "mrd_timepoint": np.where(mrd["method"] != "", "reinduction1", ""),
-        "mrd_markers": mrd["markers"],
-        "hsct_cr1": _yes_no(hsct_cr1),
-        "cr2": _yes_no(cr2),
-        "day28_blasts_pct": np.round(blasts, 1),
+        "age_years": np.round(v.age, 1),
+        "months_diagnosis_to_relapse": np.round(v.dx_to_relapse, 1),
+        "cytogenetics": v.cyto,
+        "flt3_itd": _yes_no(v.flt3), "npm1": _yes_no(v.npm1), "cd33_positive": _yes_no(v.cd33),
+        "lsc17": np.round(v.lsc17, 4), "plsc6": np.round(v.plsc6, 4),
+        "mrd_status": v.mrd["status"], "mrd_level_pct": v.mrd["level"], "mrd_method": v.mrd["method"],
+        "mrd_timepoint": np.where(v.mrd["method"] != "", "reinduction1", ""),
+        "mrd_markers": v.mrd["markers"],
+        "hsct_cr1": _yes_no(v.hsct_cr1),
+        "cr2": _yes_no(v.cr2),
+        "day28_blasts_pct": np.round(v.blasts, 1),
         "hsct_after_relapse": _yes_no(hsct_seen),
-        "hsct_after_relapse_months": np.where(hsct_seen, np.round(hsct_time, 2), np.nan),
+        "hsct_after_relapse_months": np.where(hsct_seen, np.round(v.hsct_time, 2), np.nan),
         "regimen": regimen,
         "second_relapse": _yes_no(second_relapse),
-        "second_relapse_months": np.where(second_relapse, np.round(relapse_obs_time, 2), np.nan),
+        "second_relapse_months": np.where(second_relapse, np.round(v.relapse_obs_time, 2), np.nan),
         "died": _yes_no(died),
-        "death_months": np.where(died, np.round(death_time, 2), np.nan),
+        "death_months": np.where(died, np.round(v.death_time, 2), np.nan),
         "followup_months": np.where(died, np.nan, np.round(censor, 2)),
     })
     # rounding must not reorder events: a relapse recorded at the same time as death stays first

@@ -1,0 +1,197 @@
+"""The model and sampler specifications: one frozen, validated definition of every setting.
+
+The Python API (``RelapseModel(spec=...)`` or keyword overrides), the command line, report specs
+and saved fits all go through :class:`ModelSpec` and :class:`SamplerSpec`, so each setting has
+its default, its allowed values and its check written once. A bad value is an
+:class:`~relapse_model.errors.InputError` naming the key.
+"""
+
+from __future__ import annotations
+
+import json
+import typing
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from relapse_model.common.strict import StrictModel
+from relapse_model.errors import InputError
+from relapse_model.models.baselines import DEFAULT_GRID_MONTHS, PiecewiseGrid
+from relapse_model.models.design import covariate_names
+from relapse_model.priors.spec import COVARIATES
+
+
+class _Frozen(StrictModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(_Frozen):
+    """What model to fit.
+
+    Attributes
+    ----------
+    outcome : {"competing", "cure"}
+        ``competing``: cause-specific hazards of relapse and of death without relapse;
+        ``cure``: one endpoint (``endpoint``).
+    endpoint : {"efs", "os"}
+        Endpoint of the single-event ``cure`` outcome.
+    cure : bool
+        Mixture cure fraction (acting on relapse in the competing-risk model).
+    baseline : {"weibull", "piecewise"}
+    grid : tuple of float
+        Cuts of the piecewise-exponential baseline (months; starts at 0, increasing).
+    stemness : {"lsc17", "plsc6", None}
+        Stemness score among the covariates ("none" is accepted for None).
+    include_mrd, include_cr2 : bool
+        MRD (positive / unknown vs negative) and CR2 (a landmark covariate) among the covariates.
+    relapse_covariates : "all" or tuple of str
+        Covariates on the relapse hazard of the non-cured ("all": every covariate of the design).
+    death_covariates : tuple of str
+        Covariates on the hazard of death without relapse (none for the ``cure`` outcome).
+    hierarchy : bool
+        Cytogenetic classes nested in risk groups, and study effects (partial pooling).
+    """
+
+    outcome: Literal["competing", "cure"] = "competing"
+    endpoint: Literal["efs", "os"] = "efs"
+    cure: bool = True
+    baseline: Literal["weibull", "piecewise"] = "weibull"
+    grid: tuple[float, ...] = DEFAULT_GRID_MONTHS
+    stemness: Literal["lsc17", "plsc6"] | None = "lsc17"
+    include_mrd: bool = True
+    include_cr2: bool = False
+    relapse_covariates: Literal["all"] | tuple[str, ...] = "all"
+    death_covariates: tuple[str, ...] = ("hsct_cr1", "age_per_10y")
+    hierarchy: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            if data.get("stemness") == "none":
+                data["stemness"] = None
+            if data.get("outcome") == "cure":
+                data["death_covariates"] = ()   # the single-endpoint model has no death hazard
+        return data
+
+    @field_validator("grid")
+    @classmethod
+    def _grid(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        try:
+            PiecewiseGrid(tuple(float(v) for v in value))
+        except (ValueError, IndexError):
+            raise ValueError(f"must start at 0 and increase strictly, got {list(value)}") from None
+        return tuple(float(v) for v in value)
+
+    @model_validator(mode="after")
+    def _schema_covariates(self) -> ModelSpec:
+        # names outside the cohort schema are allowed (fit_arrays data have their own names);
+        # a schema covariate must be one this configuration puts in the design
+        available = self.design_covariates
+        for key in ("relapse_covariates", "death_covariates"):
+            names = getattr(self, key)
+            bad = [] if names == "all" else [c for c in names if c in COVARIATES and c not in available]
+            if bad:
+                raise ValueError(f"{key}: {', '.join(bad)} not among the model's covariates ({', '.join(available)})")
+        return self
+
+    # --- derived -------------------------------------------------------------------------
+
+    @property
+    def design_covariates(self) -> tuple[str, ...]:
+        """Columns of the design matrix of a schema cohort (the covariates of cure)."""
+        return covariate_names(self.stemness, self.include_mrd, self.include_cr2)
+
+    @property
+    def relapse_terms(self) -> tuple[str, ...]:
+        """The relapse hazard's covariates, ``"all"`` resolved."""
+        return self.design_covariates if self.relapse_covariates == "all" else tuple(self.relapse_covariates)
+
+    @property
+    def competing(self) -> bool:
+        return self.outcome == "competing"
+
+    @property
+    def endpoint_kind(self) -> str:
+        """``"competing"`` for the competing-risk model, else its endpoint (``"efs"`` or ``"os"``)."""
+        return "competing" if self.competing else self.endpoint
+
+    @property
+    def hierarchy_section(self) -> str:
+        """The term the class / study hierarchy acts on: cure when there is a cure fraction."""
+        return "cure" if self.cure else "relapse"
+
+    def for_array_data(self, names: list[str]) -> ModelSpec:
+        """This specification for data outside the cohort schema (``RelapseModel.fit_arrays``):
+        no class / study hierarchy, and ``relapse_covariates="all"`` meaning ``names``."""
+        update: dict[str, Any] = {"hierarchy": False}
+        if self.relapse_covariates == "all":
+            update["relapse_covariates"] = tuple(names)
+        return parse_model_spec({**self.model_dump(), **update}, "fit_arrays")
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting in declaration order, as shown in reports and ``--json`` output
+        (``relapse_covariates`` resolved, tuples as lists)."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = self.relapse_terms if name == "relapse_covariates" else getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+class SamplerSpec(_Frozen):
+    """How to sample the posterior with NUTS.
+
+    ``nuts="pymc"`` is PyMC's NUTS on PyTensor's C backend: bit-identical draws for one seed in
+    any process, with a cold or a warm compile cache. ``nuts="nutpie"`` (if installed) has no
+    such guarantee.
+    """
+
+    draws: int = Field(default=1000, ge=10)
+    tune: int = Field(default=1000, ge=0)
+    chains: int = Field(default=4, ge=1)
+    cores: int | None = Field(default=None, ge=1)
+    random_seed: int = Field(default=0, ge=0)
+    target_accept: float = Field(default=0.95, gt=0.5, lt=1.0)
+    nuts: Literal["pymc", "nutpie"] = "pymc"
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+def _parse(cls: type[BaseModel], raw: dict[str, Any] | str, source: str) -> Any:
+    try:
+        return cls.model_validate_json(raw) if isinstance(raw, str) else cls.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError.from_validation(source, exc) from None
+
+
+def parse_model_spec(raw: dict[str, Any] | str, source: str = "model specification") -> ModelSpec:
+    """Validate a model specification (dict or JSON); errors name ``source`` and the key."""
+    return _parse(ModelSpec, raw, source)
+
+
+def parse_sampler_spec(raw: dict[str, Any] | str, source: str = "sampler specification") -> SamplerSpec:
+    """Validate a sampler specification (dict or JSON); errors name ``source`` and the key."""
+    return _parse(SamplerSpec, raw, source)
+
+
+def choices(spec: type[BaseModel], field: str) -> tuple[str, ...]:
+    """The allowed values of a ``Literal`` field, ``None`` left out (for command-line choices)."""
+    annotation = spec.model_fields[field].annotation
+    members = [annotation] if typing.get_origin(annotation) is Literal else typing.get_args(annotation)
+    return tuple(str(v) for m in members if typing.get_origin(m) is Literal for v in typing.get_args(m))
+
+
+def default(spec: type[BaseModel], field: str) -> Any:
+    """A field's default value."""
+    return spec.model_fields[field].default
+
+
+def spec_json(spec: BaseModel) -> str:
+    """Canonical JSON of a specification (sorted keys), as hashed in saved fits."""
+    return json.dumps(json.loads(spec.model_dump_json()), sort_keys=True)
