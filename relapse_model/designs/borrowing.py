@@ -129,7 +129,9 @@ class BetaMixture:
         method : {"elir", "moment"}
             ``"elir"``: expected local-information ratio, ``E_prior[i(p) p (1 - p)]`` with
             ``i(p) = -d^2 log prior(p) / dp^2`` and ``1 / (p (1 - p))`` the Fisher information of
-            one Bernoulli observation (Neuenschwander et al. 2020; exactly ``a + b`` for a Beta).
+            one Bernoulli observation (Neuenschwander et al. 2020; exactly ``a + b`` for a Beta,
+            computed by adaptive quadrature for a mixture, where it needs every component to have
+            ``a, b >= 1``).
             ``"moment"``: ``a + b`` of the Beta with the same mean and variance,
             ``m (1 - m) / v - 1``.
 
@@ -146,6 +148,13 @@ class BetaMixture:
         a, b, w = self._a, self._b, self._w
         if a.size == 1:
             return float(a[0] + b[0])
+        used = w > 0
+        if np.any(used & ((a < 1) | (b < 1))):
+            raise InputError.single("BetaMixture.ess", "the ELIR effective sample size is not "
+                                    "finite for a mixture with a component having a < 1 or b < 1 "
+                                    "(its local information diverges at 0 or 1); use "
+                                    "method='moment'")
+        a, b, w = a[used], b[used], w[used]
 
         def integrand(u: float) -> float:
             # log of each component density and its first two derivatives in p
@@ -239,7 +248,8 @@ def fit_beta_mixture(samples, n_components: int = 2, n_iter: int = 200,
     n_components : int
         Number of components (1 gives :func:`fit_beta`).
     n_iter : int
-        EM iterations.
+        Maximum EM iterations (stops earlier when the log-likelihood changes by < 1e-8
+        relatively).
     seed : int or None
         Seed of the initial assignment to components (by sample quantiles, then jittered).
 
@@ -256,6 +266,8 @@ def fit_beta_mixture(samples, n_components: int = 2, n_iter: int = 200,
     order = np.argsort(s + rng.normal(0.0, 1e-9, s.size))
     resp = np.zeros((s.size, k))
     resp[order, np.minimum(np.arange(s.size) * k // s.size, k - 1)] = 1.0
+    log_s, log_1ms = np.log(s)[:, None], np.log1p(-s)[:, None]
+    previous = -np.inf
     for _ in range(n_iter):
         nk = resp.sum(axis=0) + 1e-12
         w = nk / s.size
@@ -263,8 +275,13 @@ def fit_beta_mixture(samples, n_components: int = 2, n_iter: int = 200,
         v = (resp * (s[:, None] - m) ** 2).sum(axis=0) / nk
         v = np.clip(v, 1e-10, m * (1 - m) * 0.999)
         a, b = _moment_beta(m, v)
-        logp = np.log(w) + stats.beta.logpdf(s[:, None], a, b)
-        resp = np.exp(logp - special.logsumexp(logp, axis=1, keepdims=True))
+        logp = np.log(w) + (a - 1) * log_s + (b - 1) * log_1ms - special.betaln(a, b)
+        norm = special.logsumexp(logp, axis=1, keepdims=True)
+        resp = np.exp(logp - norm)
+        loglik = float(norm.sum())
+        if abs(loglik - previous) < 1e-8 * abs(loglik):
+            break
+        previous = loglik
     return BetaMixture(tuple(w / w.sum()), tuple(a), tuple(b))
 
 
