@@ -24,7 +24,7 @@ from relapse_model.errors import InputError
 _SOURCE = "multistage_oc"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class OperatingCharacteristics:
     """Exact operating characteristics of one multi-stage binary design at a grid of true rates.
 
@@ -202,7 +202,7 @@ def two_stage_oc(r1: int, n1: int, r: int, n: int, p) -> OperatingCharacteristic
     return multistage_oc([n1, n], [r1, r], p)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class SimulatedOC:
     """Monte Carlo operating characteristics with their Monte Carlo standard errors."""
 

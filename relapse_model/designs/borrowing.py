@@ -355,7 +355,7 @@ def prior_data_conflict(prior: BetaMixture, x: int, n: int) -> ConflictCheck:
                          lower_tail=float(pmf[:x + 1].sum()), upper_tail=float(pmf[x:].sum()))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class BorrowingOC:
     """Exact probability of declaring success over a grid of weights and drifts.
 

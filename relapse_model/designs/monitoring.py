@@ -277,7 +277,7 @@ def predictive_design(p0: float, p1: float, n_max: int, theta_t: float, theta_l:
                    lk, fut[0], eff[0], oc)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class DesignSearch:
     """The chosen design of a grid search and every feasible candidate that was evaluated.
 

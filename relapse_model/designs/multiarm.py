@@ -101,7 +101,7 @@ def dunnett_critical_value(alpha: float, k: int, allocation_ratio: float = 1.0) 
         lo - 1e-9, hi, xtol=1e-12))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class MAMSResult:
     """Simulated operating characteristics of a multi-arm multi-stage binary trial.
 

@@ -146,6 +146,25 @@ def _best_for_n(n: int, t0, t1, alpha: float, power: float, bound: float = np.in
     return float(en[i, j]), int(n1s[i]), int(j), r_best
 
 
+def _ump_power(p0: float, p1: float, alpha: float, n_max: int) -> np.ndarray:
+    """Power at p1 of the most powerful (randomised, size alpha) one-stage test, n = 0..n_max.
+
+    A two-stage design with total ``n`` is a test of size <= alpha on (part of) the same
+    Bernoulli data, so by the Neyman-Pearson lemma its power cannot exceed this bound: sizes
+    ``n`` where the bound is below the target are skipped without search.
+    """
+    n = np.arange(n_max + 1)[:, None]
+    x = np.arange(n_max + 1)[None, :]
+    sf0 = np.where(x <= n, stats.binom.sf(x, n, p0), 0.0)       # P(S > c)
+    c = (sf0 > alpha).sum(axis=1)                                 # smallest c with P(S > c) <= a
+    c = np.minimum(c, n_max)
+    nn = n[:, 0]
+    tail0 = stats.binom.sf(c, nn, p0)
+    at0 = stats.binom.pmf(c, nn, p0)
+    gamma = np.divide(alpha - tail0, at0, out=np.zeros_like(at0), where=at0 > 0)
+    return stats.binom.sf(c, nn, p1) + np.clip(gamma, 0.0, 1.0) * stats.binom.pmf(c, nn, p1)
+
+
 def simon_two_stage(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8,
                     kind: str = "optimal", n_max: int | None = None) -> SimonDesign:
     """Simon's optimal or minimax two-stage design by exact search.
@@ -189,8 +208,11 @@ def simon_two_stage(p0: float, p1: float, alpha: float = 0.05, power: float = 0.
     if n_max > 1000:
         raise InputError.single(_SOURCE, f"n_max = {n_max} is above the supported 1000")
     t0, t1 = _tables(p0, n_max), _tables(p1, n_max)
+    possible = _ump_power(p0, p1, alpha, n_max) >= power - _TOL
     best = None
     for n in range(2, n_max + 1):
+        if not possible[n]:
+            continue
         found = _best_for_n(n, t0, t1, alpha, power, np.inf if best is None else best[0])
         if found is None:
             continue
