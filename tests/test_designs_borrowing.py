@@ -176,3 +176,19 @@ def test_printing_fits():
     for text in (str(mix), str(prior_data_conflict(mix, 4, 20)),
                  str(single_arm_oc(mix, 20, 0.25, 0.9, [0, 0.5, 1], [-0.05, 0, 0.05]))):
         assert all(len(line) <= 100 for line in text.splitlines())
+
+
+def test_elir_predictive_consistency():
+    # Neuenschwander et al. (2020): the ELIR ESS is predictively consistent, i.e. averaging the
+    # posterior ESS after n_forward patients over the prior predictive and subtracting n_forward
+    # gives the prior ESS. Here the average is exact (a sum over the beta-binomial), for the
+    # mixture of RBesT's ess() example, mixbeta(rob = c(0.2, 1, 1), inf = c(0.8, 10, 2)).
+    bmix = BetaMixture((0.2, 0.8), (1.0, 10.0), (1.0, 2.0))
+    n_forward = 10
+    pred = bmix.marginal_pmf(np.arange(n_forward + 1), n_forward)
+    post_ess = np.array([bmix.posterior(r, n_forward).ess("elir") for r in range(n_forward + 1)])
+    assert float(pred @ post_ess) - n_forward == pytest.approx(bmix.ess("elir"), rel=1e-6)
+    # the moment ESS is a + b of the Beta matching mean and variance (RBesT's ms2beta route)
+    m, v = bmix.mean(), bmix.var()
+    a_b = m * (1 - m) / v - 1
+    assert bmix.ess("moment") == pytest.approx(a_b)

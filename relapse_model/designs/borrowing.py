@@ -451,7 +451,7 @@ _GL_U, _GL_W = np.polynomial.legendre.leggauss(200)
 _GL_U, _GL_W = (_GL_U + 1) / 2, _GL_W / 2
 
 
-def prob_greater(treat: tuple[np.ndarray, np.ndarray], control: BetaMixture | list) -> np.ndarray:
+def prob_greater(treat: tuple[np.ndarray, np.ndarray], control: BetaMixture) -> np.ndarray:
     """``P(p_T > p_C)`` for Beta(a_T, b_T) arrays against a Beta mixture (one or per cell).
 
     Computed as ``sum_j w_j int_0^1 S_T(Q_j(u)) du`` with ``Q_j`` the component quantile
