@@ -24,6 +24,20 @@ def test_lee_liu_published_predictive_probability():
     assert round(float(pp), 4) == 0.5656
 
 
+def test_futility_boundaries_match_ph2bayes():
+    # ph2bayes::stopbound_pred(0.05, "futility", 40, 0.6, 1.4, 0.3, 0.85), example output on
+    # rdrr.io/cran/ph2bayes/man/stopbound_pred.html: the first n at which each futility bound
+    # (largest y with PP <= 0.05) applies, for bounds 0..9 (the printed output is cut after 29)
+    peer = {0: 4, 1: 8, 2: 11, 3: 14, 4: 17, 5: 20, 6: 22, 7: 25, 8: 27, 9: 29}
+    d = predictive_design(0.3, 0.5, 40, theta_t=0.85, theta_l=0.05, prior=(0.6, 1.4), first_look=1)
+    first: dict[int, int] = {}
+    for n, f in zip(d.looks[:-1], d.futility[:-1]):
+        if f >= 0:
+            first.setdefault(f, n)
+    assert {k: first[k] for k in peer} == peer
+    assert d.futility[:3] == (-1, -1, -1)  # no stop possible at n = 1..3 ("NA")
+
+
 def test_predictive_probability_by_direct_sum():
     a, b, n, x, big_n, p0, tt = 0.5, 1.5, 14, 5, 30, 0.25, 0.85
     total = 0.0
