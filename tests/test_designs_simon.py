@@ -14,6 +14,7 @@ from relapse_model.designs import SimonDesign, simon_two_stage, two_stage_oc
 from relapse_model.errors import InputError
 
 DATA = Path(__file__).parent / "data" / "simon_1989.csv"
+CLINFUN = Path(__file__).parent / "data" / "clinfun_ph2simon.csv"
 
 
 def test_published_simon_rows():
@@ -26,6 +27,16 @@ def test_published_simon_rows():
         if not math.isnan(row.en0):
             assert d.expected_n_p0 == pytest.approx(row.en0, abs=1e-8)
             assert d.pet_p0 == pytest.approx(row.pet0, abs=1e-8)
+
+
+def test_clinfun_vignette_rows_optimal_and_minimax():
+    ref = pd.read_csv(CLINFUN, comment="#")
+    assert set(ref["kind"]) == {"optimal", "minimax"}
+    for row in ref.itertuples():
+        d = simon_two_stage(row.p0, row.p1, row.alpha, 1 - row.beta, kind=row.kind)
+        assert (d.r1, d.n1, d.r, d.n) == (row.r1, row.n1, row.r, row.n), row
+        assert d.expected_n_p0 == pytest.approx(row.en0, abs=6e-6)
+        assert d.pet_p0 == pytest.approx(row.pet0, abs=6e-8)
 
 
 # IDDI-BE/PhIIdesign, inst/tinytest/test-simon2stage.R: p0 = 0.1, pa = 0.3 designs with their
@@ -75,16 +86,19 @@ def _brute_force(p0, p1, alpha, power, n_max, kind):
                 en = n1 + (1 - pet) * n2
                 if best_n is not None and en >= best_n[0]:
                     continue
-                for r in range(r1, n):
+                chosen = None
+                for r in range(r1, n):  # alpha and power both fall as r grows
                     a = sum(f0[x] * (1 - (c0[r - x] if r - x >= 0 else 0.0))
                             for x in range(r1 + 1, n1 + 1))
                     if a > alpha:
                         continue
                     b = sum(f1[x] * (1 - (c1[r - x] if r - x >= 0 else 0.0))
                             for x in range(r1 + 1, n1 + 1))
-                    if b >= power:
-                        best_n = (en, r1, n1, r, n)
-                    break  # larger r only lowers the power
+                    if b < power:
+                        break
+                    chosen = r  # keep the largest feasible r, as clinfun's f2bdry does
+                if chosen is not None:
+                    best_n = (en, r1, n1, chosen, n)
         if best_n is None:
             continue
         if best is None or best_n[0] < best[0] - 1e-12:

@@ -11,8 +11,11 @@ probabilities and survival functions: the rejection probability
 ``P(S > r) - sum_{x1 <= r1} P(X1 = x1) P(X2 > r - x1)`` (``S`` the total number of responses) is
 a cumulative sum over ``x1``; ``r1`` and ``r`` are limited to values that can still give the
 target power.
-Ties in EN0 for the same ``(n, n1, r1)`` (EN0 does not depend on ``r``) are broken by the
-smallest ``r``; ties across ``n`` by the smallest ``n``.
+Ties in EN0 for the same ``(n, n1, r1)`` (EN0 does not depend on ``r``) are broken as
+``ph2simon``'s Fortran search does, by the largest feasible ``r`` (the smallest type-I error);
+ties in EN0 across ``(n1, r1)`` by the smallest ``n1``, across ``n`` by the smallest ``n``.
+The constraints are inclusive (alpha <= target, power >= target) where ``ph2simon`` uses strict
+inequalities; the two differ only when an error rate equals its target to machine precision.
 """
 
 from __future__ import annotations
@@ -142,7 +145,7 @@ def _best_for_n(n: int, t0, t1, alpha: float, power: float, bound: float = np.in
     en0 = n1s[:, None] + (1.0 - pet0) * (n - n1s)[:, None]
     en = np.where(ok.any(axis=1), en0, np.inf)
     i, j = np.unravel_index(np.argmin(en), en.shape)
-    r_best = int(np.argmax(ok[i, :, j]))                       # smallest feasible r
+    r_best = int(np.nonzero(ok[i, :, j])[0][-1])               # largest feasible r (clinfun)
     return float(en[i, j]), int(n1s[i]), int(j), r_best
 
 
