@@ -87,6 +87,28 @@ def test_predictive_design_exact_vs_monte_carlo():
     assert np.all(np.abs(sim.prob_reject - [d.type1, d.power]) < 4 * sim.prob_reject_se)
 
 
+def test_efficacy_stopping_with_theta_u():
+    d = predictive_design(0.2, 0.4, 30, theta_t=0.9, theta_l=0.05, theta_u=0.99, prior=(0.2, 0.8),
+                          first_look=5)
+    interim = [(n, e) for n, e in zip(d.looks[:-1], d.efficacy[:-1]) if e <= n]
+    assert interim  # some looks can stop early declaring activity
+    for n, e in interim:
+        pp = predictive_probability(np.arange(n + 1), n, 30, 0.2, 0.9, prior=(0.2, 0.8))
+        assert np.all(pp[e:] > 0.99) and np.all(pp[:e] <= 0.99)
+    oc = d.oc([0.2, 0.4])
+    assert oc.prob_reject[0] == pytest.approx(d.type1) and oc.prob_reject[1] == pytest.approx(d.power)
+    eff = [e if e <= n else None for n, e in zip(d.looks, d.efficacy)]
+    sim = simulate_multistage(d.looks, d.futility, [0.2, 0.4], efficacy=eff, n_sim=20_000, seed=8)
+    assert np.all(np.abs(sim.prob_reject - oc.prob_reject) < 4 * sim.prob_reject_se)
+    assert np.all(np.abs(sim.expected_n - oc.expected_n) < 4 * sim.expected_n_se)
+    # early efficacy stops shorten trials under the alternative
+    no_eff = predictive_design(0.2, 0.4, 30, 0.9, 0.05, prior=(0.2, 0.8), first_look=5)
+    assert d.expected_n_p1 < no_eff.expected_n_p1
+    frame = d.boundaries()
+    assert list(frame.columns) == ["n", "stop_if_at_most", "declare_if_at_least"]
+    assert frame["declare_if_at_least"].iloc[-1] == d.futility[-1] + 1
+
+
 def test_predictive_boundaries_follow_definition():
     d = predictive_design(0.3, 0.5, 25, theta_t=0.9, theta_l=0.1, prior=(0.3, 0.7), first_look=8)
     for n, f in zip(d.looks[:-1], d.futility[:-1]):

@@ -148,6 +148,7 @@ def test_result_object():
     assert all(len(line) <= 100 for line in str(d).splitlines())
     assert "1 responses of 10" in str(d) and repr(d) == str(d)
     assert d.to_frame().loc[0, "n"] == 29 and d.to_dict()["r"] == 5
+    assert d.oc([0.1, 0.3]).prob_reject[1] == pytest.approx(d.actual_power)
     with pytest.raises(AttributeError):
         d.n = 30  # frozen
 

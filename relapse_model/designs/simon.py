@@ -74,6 +74,11 @@ class SimonDesign:
     expected_n_p1: float
     pet_p1: float
 
+    def oc(self, p):
+        """Exact operating characteristics at any true response rate(s) ``p``."""
+        from relapse_model.designs.binomial import two_stage_oc
+        return two_stage_oc(self.r1, self.n1, self.r, self.n, p)
+
     def to_dict(self) -> dict[str, object]:
         """All fields as a plain dict."""
         return asdict(self)
