@@ -86,12 +86,12 @@ def looks(source: str, name: str, value: Sequence[int] | np.ndarray) -> np.ndarr
         arr = np.atleast_1d(np.asarray(value, dtype=float))
     except (TypeError, ValueError):
         raise InputError.single(source, f"{name} must be a sequence of integers") from None
+    shown = "[" + ", ".join(f"{v:g}" for v in np.ravel(arr)) + "]"
     if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-        raise InputError.single(source, f"{name} = {list(np.ravel(arr))} must be a non-empty sequence "
-                                "of integers")
+        raise InputError.single(source, f"{name} = {shown} must be a non-empty sequence of integers")
     if arr[0] < 1 or np.any(np.diff(arr) <= 0):
-        raise InputError.single(source, f"{name} = {[int(a) for a in arr]} must be positive and "
-                                "strictly increasing (cumulative sample sizes)")
+        raise InputError.single(source, f"{name} = {shown} must be positive and strictly "
+                                "increasing (cumulative sample sizes)")
     return arr.astype(int)
 
 

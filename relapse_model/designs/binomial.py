@@ -176,7 +176,7 @@ def multistage_oc(looks, futility, p, efficacy=None) -> OperatingCharacteristics
         raise InputError.single(_SOURCE, "futility bounds must be integers (-1 for no stop)")
     if np.any(f < -1) or np.any(f > n):
         raise InputError.single(_SOURCE, f"futility bounds {[int(v) for v in f]} must lie "
-                                f"between -1 and the sample size at each look {list(n)}")
+                                f"between -1 and the sample size at each look {[int(v) for v in n]}")
     if efficacy is None:
         e = n + 1.0
     else:

@@ -148,7 +148,7 @@ def calibrate_posterior_threshold(p0: float, n: int, alpha: float, prior=(1.0, 1
     interim = np.zeros(0, dtype=int) if looks is None else _checks.looks(_SOURCE, "looks", looks)
     fut = np.zeros(0, dtype=int) if futility is None else np.asarray(futility, dtype=int)
     if interim.size and interim[-1] >= n:
-        raise InputError.single(_SOURCE, f"interim looks {list(interim)} must be below n = {n}")
+        raise InputError.single(_SOURCE, f"interim looks {[int(v) for v in interim]} must be below n = {n}")
     if fut.shape != interim.shape:
         raise InputError.single(_SOURCE, "looks and futility must have the same length")
     all_looks = np.concatenate([interim, [n]]).astype(int)
