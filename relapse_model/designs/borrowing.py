@@ -459,9 +459,8 @@ def prob_greater(treat: tuple[np.ndarray, np.ndarray], control: BetaMixture) -> 
     monotone, so no density singularities enter).
     """
     aT, bT = (np.asarray(v, dtype=float) for v in treat)
-    comps = control
     total = 0.0
-    for w, a, b in zip(comps.weights, comps.a, comps.b):
+    for w, a, b in zip(control.weights, control.a, control.b):
         q = special.betaincinv(a, b, _GL_U)                  # (U,)
         s = special.betainc(bT[..., None], aT[..., None], 1.0 - q)  # = P(Beta(aT,bT) > q)
         total = total + w * (s * _GL_W).sum(axis=-1)

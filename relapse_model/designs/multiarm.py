@@ -26,7 +26,7 @@ from relapse_model.errors import InputError
 _GH_X, _GH_W = np.polynomial.hermite.hermgauss(160)
 
 
-def _corr(source: str, k: int, allocation_ratio: float) -> float:
+def _corr(source: str, allocation_ratio: float) -> float:
     r = _checks.positive(source, "allocation_ratio", allocation_ratio)
     return r / (1.0 + r)
 
@@ -60,7 +60,7 @@ def dunnett_fwer(critical_value: float, k: int, allocation_ratio: float = 1.0,
     src = "dunnett_fwer"
     c = _checks.real(src, "critical_value", critical_value)
     k = _checks.integer(src, "k", k, minimum=1)
-    rho = _corr(src, k, allocation_ratio)
+    rho = _corr(src, allocation_ratio)
     if k == 1:
         return float(stats.norm.sf(c))
     if method == "integral":
@@ -92,7 +92,7 @@ def dunnett_critical_value(alpha: float, k: int, allocation_ratio: float = 1.0) 
     src = "dunnett_critical_value"
     alpha = _checks.rate(src, "alpha", alpha)
     k = _checks.integer(src, "k", k, minimum=1)
-    _corr(src, k, allocation_ratio)
+    _corr(src, allocation_ratio)
     lo, hi = stats.norm.isf(alpha), stats.norm.isf(alpha / k) + 1e-9  # Bonferroni brackets it
     if k == 1:
         return float(lo)
