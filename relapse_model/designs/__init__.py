@@ -10,45 +10,15 @@
   prior-data conflict and exact OCs of borrowing.
 """
 
-from relapse_model.designs.binomial import (
-    OperatingCharacteristics,
-    SimulatedOC,
-    multistage_oc,
-    simulate_multistage,
-    two_stage_oc,
-)
-from relapse_model.designs.borrowing import (
-    BetaMixture,
-    BorrowingOC,
-    ConflictCheck,
-    fit_beta,
-    fit_beta_mixture,
-    prior_data_conflict,
-    robustify,
-    single_arm_oc,
-    two_arm_oc,
-)
-from relapse_model.designs.calibration import (
-    ThresholdCalibration,
-    calibrate_posterior_threshold,
-    exact_type1,
-    flag_type1,
-)
-from relapse_model.designs.monitoring import (
-    DesignSearch,
-    MonitoringDesign,
-    bop2_design,
-    calibrate_bop2,
-    predictive_design,
-    predictive_probability,
-    search_predictive_design,
-)
-from relapse_model.designs.multiarm import (
-    MAMSResult,
-    dunnett_critical_value,
-    dunnett_fwer,
-    simulate_mams,
-)
+from relapse_model.designs.binomial import (OperatingCharacteristics, SimulatedOC, multistage_oc, simulate_multistage,
+                                            two_stage_oc)
+from relapse_model.designs.borrowing import (BetaMixture, BorrowingOC, ConflictCheck, fit_beta, fit_beta_mixture,
+                                             prior_data_conflict, robustify, single_arm_oc, two_arm_oc)
+from relapse_model.designs.calibration import (ThresholdCalibration, calibrate_posterior_threshold, exact_type1,
+                                               flag_type1)
+from relapse_model.designs.monitoring import (DesignSearch, MonitoringDesign, bop2_design, calibrate_bop2,
+                                              predictive_design, predictive_probability, search_predictive_design)
+from relapse_model.designs.multiarm import MAMSResult, dunnett_critical_value, dunnett_fwer, simulate_mams
 from relapse_model.designs.simon import SimonDesign, simon_two_stage
 
 __all__ = [

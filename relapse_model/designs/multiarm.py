@@ -174,6 +174,34 @@ def _z(x_arm, n_arm, x_c, n_c):
     return out
 
 
+def _mams_inputs(p_control, p_arms, n_per_stage, futility, efficacy, control_per_stage, n_sim):
+    """Validated inputs of :func:`simulate_mams`: rates, stage sizes, bounds, number of trials."""
+    src = "simulate_mams"
+    pc = _checks.rate_grid(src, "p_control", p_control)
+    if pc.size != 1:
+        raise InputError.single(src, "p_control must be one rate")
+    pc = float(pc[0])
+    pa = _checks.rate_grid(src, "p_arms", p_arms)
+    ne = np.array([_checks.integer(src, "n_per_stage", v, minimum=1)
+                   for v in np.atleast_1d(n_per_stage)])
+    n_stages = ne.size
+    nc = ne if control_per_stage is None else np.array(
+        [_checks.integer(src, "control_per_stage", v, minimum=1)
+         for v in np.atleast_1d(control_per_stage)])
+    if nc.size != n_stages:
+        raise InputError.single(src, "control_per_stage must have one entry per stage")
+    fut = np.atleast_1d(np.asarray(futility, dtype=float))
+    eff = np.atleast_1d(np.asarray(efficacy, dtype=float))
+    if fut.size != n_stages or eff.size != n_stages:
+        raise InputError.single(src, f"futility and efficacy need {n_stages} bounds (one per stage)")
+    if np.any(np.isnan(fut)) or np.any(np.isnan(eff)) or not np.all(np.isfinite(eff[-1:])):
+        raise InputError.single(src, "bounds must be numbers and the final efficacy bound finite")
+    if np.any(fut[:-1] >= eff[:-1]):
+        raise InputError.single(src, "each futility bound must be below the efficacy bound")
+    n_sim = _checks.integer(src, "n_sim", n_sim, minimum=2)
+    return pc, pa, ne, nc, fut, eff, n_sim
+
+
 def simulate_mams(p_control: float, p_arms, n_per_stage, futility, efficacy,
                   control_per_stage=None, n_sim: int = 10_000,
                   seed: int | None = None) -> MAMSResult:
@@ -207,30 +235,9 @@ def simulate_mams(p_control: float, p_arms, n_per_stage, futility, efficacy,
     -------
     MAMSResult
     """
-    src = "simulate_mams"
-    pc = _checks.rate_grid(src, "p_control", p_control)
-    if pc.size != 1:
-        raise InputError.single(src, "p_control must be one rate")
-    pc = float(pc[0])
-    pa = _checks.rate_grid(src, "p_arms", p_arms)
-    k = pa.size
-    ne = np.array([_checks.integer(src, "n_per_stage", v, minimum=1)
-                   for v in np.atleast_1d(n_per_stage)])
-    n_stages = ne.size
-    nc = ne if control_per_stage is None else np.array(
-        [_checks.integer(src, "control_per_stage", v, minimum=1)
-         for v in np.atleast_1d(control_per_stage)])
-    if nc.size != n_stages:
-        raise InputError.single(src, "control_per_stage must have one entry per stage")
-    fut = np.atleast_1d(np.asarray(futility, dtype=float))
-    eff = np.atleast_1d(np.asarray(efficacy, dtype=float))
-    if fut.size != n_stages or eff.size != n_stages:
-        raise InputError.single(src, f"futility and efficacy need {n_stages} bounds (one per stage)")
-    if np.any(np.isnan(fut)) or np.any(np.isnan(eff)) or not np.all(np.isfinite(eff[-1:])):
-        raise InputError.single(src, "bounds must be numbers and the final efficacy bound finite")
-    if np.any(fut[:-1] >= eff[:-1]):
-        raise InputError.single(src, "each futility bound must be below the efficacy bound")
-    n_sim = _checks.integer(src, "n_sim", n_sim, minimum=2)
+    pc, pa, ne, nc, fut, eff, n_sim = _mams_inputs(p_control, p_arms, n_per_stage, futility, efficacy,
+                                                   control_per_stage, n_sim)
+    k, n_stages = pa.size, ne.size
     rng = np.random.default_rng(seed)
     x_arm = np.cumsum(rng.binomial(ne[None, None, :], pa[None, :, None],
                                    size=(n_sim, k, n_stages)), axis=2)
