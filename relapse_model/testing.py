@@ -32,10 +32,14 @@ def assert_survival_curves_valid(curves: xr.Dataset, *, dim: str | None = None, 
         (dim ``time``), or any Dataset with the same variable names.
     dim : str, optional
         The time dimension (found automatically).
+
+    With an ``estimate`` dimension (posterior ``mean`` and the interval's ``lower`` and
+    ``upper`` bounds), every estimate must lie in [0, 1] and be monotone (pointwise quantiles of
+    monotone curves are monotone); the sum to one is checked on the mean.
     """
     dim = dim or ("horizon" if "horizon" in curves.dims else "time")
     found = False
-    for name in [v for v in curves.data_vars if not str(v).endswith(("_lower", "_upper"))]:
+    for name in curves.data_vars:
         values = curves[name]
         if dim not in values.dims:
             continue
@@ -51,7 +55,8 @@ def assert_survival_curves_valid(curves: xr.Dataset, *, dim: str | None = None, 
             assert np.all(step >= -atol), f"{name} falls by {-step.min():.3g} somewhere along {dim}"
     assert found, "no survival or incidence variable found to check"
     if all(v in curves for v in (*_INCIDENCES, "event_free_survival")):
-        total = sum(curves[v] for v in (*_INCIDENCES, "event_free_survival"))
+        means = curves.sel(estimate="mean") if "estimate" in curves.dims else curves
+        total = sum(means[v] for v in (*_INCIDENCES, "event_free_survival"))
         worst = float(np.abs(total - 1.0).max())
         assert worst <= 1e-6, f"incidences plus event-free survival do not sum to 1 (off by up to {worst:.3g})"
 

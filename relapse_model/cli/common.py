@@ -50,12 +50,20 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+force_option = click.option("--force", is_flag=True,
+                            help="Write into an output folder that holds other files (they are kept; only the "
+                                 "package's own previous outputs are replaced).")
+
+
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A DataFrame as JSON-ready records (NaN becomes null)."""
     return json.loads(frame.to_json(orient="records"))
 
 
 def fmt(value: object) -> str:
+    """A cell as printed: numbers in the one number format, missing or suppressed values blank."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
     if isinstance(value, float):
         return format_number(value)
     return str(value)

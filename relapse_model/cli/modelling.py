@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -27,9 +28,18 @@ def effect_view(hr: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return views
 
 
+def diagnostic_value(diagnostic: str, value: float) -> str:
+    """Enough digits to see why a gate failed: R-hat 1.0139 is "1.014", not "1.01"."""
+    if "R-hat" in diagnostic:
+        return f"{value:.3f}"
+    if "ESS" in diagnostic or diagnostic == "divergences":
+        return f"{value:,.0f}"
+    return f"{value:.3f}"
+
+
 def print_fit(model, checks: pd.DataFrame) -> None:
     """Convergence diagnostics (``model.check()``) and the effect table."""
-    print_table(checks.assign(value=checks["value"].map(lambda v: f"{v:.3g}"),
+    print_table(checks.assign(value=[diagnostic_value(d, v) for d, v in zip(checks["diagnostic"], checks["value"])],
                               passed=checks["passed"].map({True: "yes", False: "NO"})), "Convergence diagnostics")
     for scale, view in effect_view(model.hazard_ratios()).items():
         print_table(view, scale.capitalize())
@@ -111,8 +121,8 @@ def parse_horizons(text: str) -> list[float]:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise InputError.single("--horizons", f"'{text}' is not a comma-separated list of months") from None
-    if not values or any(v <= 0 for v in values):
-        raise InputError.single("--horizons", "give positive months, e.g. 12,36,60")
+    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
+        raise InputError.single("--horizons", f"'{text}': give positive, finite months, e.g. 12,36,60")
     return values
 
 
@@ -133,8 +143,8 @@ def _prediction_frame(ds) -> pd.DataFrame:
 @click.argument("fit_path", metavar="FIT", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("patients", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--horizons", default="12,36,60", show_default=True, help="Months since first relapse.")
-@click.option("--conditional-on", "conditional", type=float, default=None,
-              help="Condition on being event-free at this many months.")
+@click.option("--conditional-on-survival-to", "--conditional-on", "conditional", type=float, default=None,
+              help="Condition on being event-free at this many months (the API's conditional_on_survival_to).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="CSV (one row per patient, horizon and quantity) or NetCDF (.nc).")
 @quiet_option
@@ -149,12 +159,14 @@ def predict(fit_path: Path, patients: Path, horizons: str, conditional: float | 
     \b
     Examples:
       relapse-model predict fits/cog.nc new_patients.csv --horizons 12,36,60 --out risk.csv
-      relapse-model predict fits/cog.nc new_patients.csv --conditional-on 12 --horizons 36,60 --out risk.nc
+      relapse-model predict fits/cog.nc new_patients.csv --conditional-on-survival-to 12 --horizons 36,60 --out risk.nc
     """
     from relapse_model.cohort import load_patients
     from relapse_model.models import RelapseModel
 
     hs = parse_horizons(horizons)
+    if conditional is not None and not (math.isfinite(conditional) and conditional >= 0):
+        raise InputError.single("--conditional-on-survival-to", f"{conditional:g} is not a time: give months >= 0")
     model = RelapseModel.load(fit_path)
     passed = warn_failed_fit(model)
     result = model.predict(load_patients(patients), hs, conditional_on_survival_to=conditional)

@@ -6,15 +6,16 @@ from pathlib import Path
 
 import click
 
-from relapse_model.cli.common import (StageProgress, command_line, err, finish, json_option, out, print_json,
+from relapse_model.cli.common import (StageProgress, command_line, err, finish, force_option, json_option, out, print_json,
                                       print_table, quiet_option, records, strict_option)
 
 
-def _build(spec, quiet: bool, as_json: bool, strict: bool, *, show: tuple[str, ...]) -> None:
+def _build(spec, quiet: bool, as_json: bool, strict: bool, *, show: tuple[str, ...], force: bool = False) -> None:
     from relapse_model.report.build import build_report, n_stages
 
     with StageProgress(n_stages(spec), quiet or as_json) as progress:
-        result = build_report(spec, step=progress.step, trial_progress=progress.trials, command=command_line())
+        result = build_report(spec, step=progress.step, trial_progress=progress.trials, command=command_line(),
+                              force=force)
     if not result.passed:
         err.print(f"[bold red]WARNING: the fit FAILED its convergence checks "
                   f"({', '.join(result.verdict['failed'])}); the report carries a warning banner[/bold red]")
@@ -39,10 +40,12 @@ def _build(spec, quiet: bool, as_json: bool, strict: bool, *, show: tuple[str, .
 @click.option("--seed", type=int, default=None, help="Override the spec's seed.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Override the spec's output folder.")
+@force_option
 @quiet_option
 @json_option
 @strict_option
-def report(spec_path: Path, seed: int | None, out_dir: Path | None, quiet: bool, as_json: bool, strict: bool) -> None:
+def report(spec_path: Path, seed: int | None, out_dir: Path | None, force: bool, quiet: bool, as_json: bool,
+           strict: bool) -> None:
     """Build a reproducible report from a specification (reports/*.toml).
 
     Fits (or loads) the model, checks it, simulates the trials and writes a self-contained HTML
@@ -60,7 +63,7 @@ def report(spec_path: Path, seed: int | None, out_dir: Path | None, quiet: bool,
     from relapse_model.report.spec import load_report_spec
 
     spec = load_report_spec(spec_path)
-    _build(_override(spec, seed=seed, out_dir=out_dir), quiet, as_json, strict, show=("convergence",))
+    _build(_override(spec, seed=seed, out_dir=out_dir), quiet, as_json, strict, show=("convergence",), force=force)
 
 
 def _override(spec, *, seed: int | None = None, out_dir: Path | None = None, draws: int | None = None):
@@ -68,7 +71,7 @@ def _override(spec, *, seed: int | None = None, out_dir: Path | None = None, dra
     if seed is not None:
         update["seed"] = seed
     if out_dir is not None:
-        update["output"] = str(out_dir.resolve())
+        update["output"] = str(out_dir.expanduser().resolve())
     if draws is not None:
         update["model"] = spec.model.model_copy(update={"draws": draws, "tune": draws})
     return spec.model_copy(update=update) if update else spec
@@ -80,10 +83,12 @@ def _override(spec, *, seed: int | None = None, out_dir: Path | None = None, dra
 @click.option("--seed", type=int, default=None, help="Override the demo spec's seed (1).")
 @click.option("--draws", type=click.IntRange(min=10), default=None,
               help="Draws and tuning steps per chain (default 1000).")
+@force_option
 @quiet_option
 @json_option
 @strict_option
-def demo(out_dir: Path | None, seed: int | None, draws: int | None, quiet: bool, as_json: bool, strict: bool) -> None:
+def demo(out_dir: Path | None, seed: int | None, draws: int | None, force: bool, quiet: bool, as_json: bool,
+         strict: bool) -> None:
     """End-to-end demo on the bundled BFM-like reference cohort (about 3 minutes on 2 cores).
 
     Builds reports/demo.toml: validates the cohort, fits the competing-risk cure model, checks
@@ -103,4 +108,4 @@ def demo(out_dir: Path | None, seed: int | None, draws: int | None, quiet: bool,
     if not (quiet or as_json):
         out.print("[bold]relapse-model demo[/bold]: the synthetic BFM-like reference cohort (200 patients), "
                   "the default model, its checks and two virtual trials")
-    _build(spec, quiet, as_json, strict, show=("cohort_characteristics", "convergence", "risk_profiles"))
+    _build(spec, quiet, as_json, strict, show=("cohort_characteristics", "convergence", "risk_profiles"), force=force)

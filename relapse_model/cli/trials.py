@@ -9,6 +9,8 @@ import pandas as pd
 
 from relapse_model.cli.common import (finish, json_option, out, print_json, print_table, progress_bar, quiet_option,
                                       records, strict_option, warn_failed_fit)
+from relapse_model.common.output import OutputLock, atomic_file, check_output_file
+from relapse_model.errors import InputError
 
 
 def print_oc(table: pd.DataFrame, title: str = "Operating characteristics") -> None:
@@ -56,10 +58,15 @@ def simulate(trial: Path, fit_path: Path, out_path: Path, seed: int, n_trials: i
     from relapse_model.simulate.spec import load_trial_spec
 
     spec = load_trial_spec(trial)
+    if not sweep:
+        out_path = check_output_file(out_path)
+        if out_path.suffix.lower() != ".nc":
+            raise InputError.single("--out", f"'{out_path}' must be a NetCDF file ending in .nc (the operating "
+                                    "characteristics are written beside it as .csv)")
     model = RelapseModel.load(fit_path)
     passed = warn_failed_fit(model)
     bar, progress = progress_bar("simulating" if not sweep else "sweep", quiet or as_json)
-    with bar:
+    with OutputLock(out_path), bar:      # a second writer of the same output is refused at once
         if sweep:
             from relapse_model.simulate.sweep import run_sweep
             table = run_sweep(model, spec, out_path, seed=seed, n_trials=n_trials, workers=workers,
@@ -67,10 +74,11 @@ def simulate(trial: Path, fit_path: Path, out_path: Path, seed: int, n_trials: i
         else:
             ds = simulate_trials(model, spec, seed=seed, n_trials=n_trials, workers=workers,
                                  scheduler=scheduler, progress=progress)
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            ds.to_netcdf(out_path, engine="h5netcdf")
             table = operating_characteristics(ds)
-            table.to_csv(out_path.with_suffix(".csv"), index=False, lineterminator="\n")
+            with atomic_file(out_path) as partial:
+                ds.to_netcdf(partial, engine="h5netcdf")
+            with atomic_file(out_path.with_suffix(".csv")) as partial:
+                table.to_csv(partial, index=False, lineterminator="\n")
     written = [str(out_path)] + ([] if sweep else [str(out_path.with_suffix(".csv"))])
     if as_json:
         print_json({"trial": spec.name, "files": written, "fit_passed_diagnostics": passed,

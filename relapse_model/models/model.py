@@ -285,6 +285,10 @@ class RelapseModel:
         self.posterior  # noqa: B018 - raises NotFittedError naming fit() before any other work
         horizons = np.asarray(horizons, dtype=float)
         s = conditional_on_survival_to
+        if horizons.size == 0 or not np.all(np.isfinite(horizons)) or np.any(horizons <= 0):
+            raise InputError.single("predict", f"horizons {horizons.tolist()}: give positive, finite months")
+        if s is not None and not (np.isfinite(s) and s >= 0):
+            raise InputError.single("predict", f"conditional_on_survival_to = {s}: give months >= 0")
         if s is not None and np.any(horizons <= s):
             raise InputError.single("predict", f"every horizon must be later than "
                                     f"conditional_on_survival_to = {s:g} months")
@@ -312,7 +316,9 @@ class RelapseModel:
         times = np.where(times <= 0, 1e-6, times)
         if isinstance(groups, str):
             if self._cohort is None:
-                raise NotFittedError("grouping by a column needs the fitted cohort: pass a dict of cohorts")
+                raise NotFittedError(f"grouping by the column '{groups}' needs the cohort the fit was made on: "
+                                     "load the fit with RelapseModel.load(path, cohort=...), or pass a dict of "
+                                     "group name to Cohort")
             column = self._cohort.data[groups].astype(str)
             groups = {g: self._cohort.subset(column == g) for g in sorted(column.unique())}
         params = self.parameters(max_draws)

@@ -18,9 +18,8 @@ only ``report.html``, ``provenance.json`` and the NetCDF creation stamps carry t
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from relapse_model.cohort.bundled import bundled_path
 from relapse_model.cohort.cohort import Cohort, load_cohort
 from relapse_model.cohort.schema import COLUMNS
 from relapse_model.common.intervals import expand_estimates
+from relapse_model.common.output import OutputLock, check_output_folder, publish_folder, staging_folder
 from relapse_model.common.paths import DEFAULT_PRIORS
 from relapse_model.errors import InputError, Issue
 from relapse_model.report import content
@@ -157,9 +157,6 @@ class _Build:
 
 def _cohort_stage(b: _Build) -> None:
     b.cohort, b.cohort_paths = load_report_cohort(b.spec)
-    # the spec, its trials and its cohort are valid: only now replace a previous build's outputs
-    for stale in ("tables", "figures", "data"):
-        shutil.rmtree(b.writer.folder / stale, ignore_errors=True)
     w, mc = b.writer, b.spec.min_count
     tables = content.cohort_tables(b.cohort, mc)
     b.sections.append(Section("cohort", "Cohort", [
@@ -304,8 +301,14 @@ def n_stages(spec: ReportSpec, *, fitted: bool = False) -> int:
 
 
 def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str] | None = None,
-                 step: Step | None = None, trial_progress: TrialProgress | None = None) -> ReportResult:
+                 step: Step | None = None, trial_progress: TrialProgress | None = None,
+                 force: bool = False) -> ReportResult:
     """Build the report a spec describes: the stages of :func:`report_stages`, then the page.
+
+    Everything is validated first and built in a temporary folder beside the output folder, then
+    moved in; a failure leaves the folder as it was. Only files a previous report listed in its
+    marker are replaced; a folder that is neither empty nor a previous report is refused unless
+    ``force``; a second build of the same folder at the same time is refused.
 
     Parameters
     ----------
@@ -320,6 +323,8 @@ def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str
         Called with a short description as each stage starts.
     trial_progress : callable, optional
         ``progress(done, total)`` during each trial simulation.
+    force : bool
+        Write into a folder that holds other files (they are kept).
 
     Returns
     -------
@@ -329,11 +334,14 @@ def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str
         spec = load_report_spec(spec)
     say = step or (lambda _msg: None)
     stages = report_stages(spec, fitted=model is not None)     # reads every trial spec first
-    spec.output_dir.mkdir(parents=True, exist_ok=True)
-    build = _Build(spec, _Writer(spec.output_dir), say, trial_progress, model=model)
-    for message, stage in stages:
-        if message is not None:
-            say(message)
-        stage(build)
-    say("writing the report")
-    return _write_stage(build, command)
+    target = check_output_folder(spec.output_dir, "report", force=force)
+    with OutputLock(target), staging_folder(target) as staging:
+        build = _Build(spec, _Writer(staging), say, trial_progress, model=model)
+        for message, stage in stages:
+            if message is not None:
+                say(message)
+            stage(build)
+        say("writing the report")
+        staged = _write_stage(build, command)
+        files = publish_folder(staging, target, "report")
+    return replace(staged, folder=target, html=target / "report.html", files=files)
