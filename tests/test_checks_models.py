@@ -83,7 +83,7 @@ def test_bounded_sbc_ranks_are_consistent_with_uniform():
 
 @pytest.mark.slow
 def test_real_data_gbsg2_weibull_matches_cox_and_kaplan_meier():
-    from relapse_model.checks.real_data import gbsg2_comparison
+    from benchmarks.real_data import gbsg2_comparison
     out = gbsg2_comparison(draws=300, tune=300, chains=2)
     assert (out["hazard_ratios"]["difference / posterior SD"].abs() < 1.0).all()
     km = out["survival"]["Kaplan-Meier (95% CI)"].str.extract(r"\((\S+)-(\S+)\)").astype(float)

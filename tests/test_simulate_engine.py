@@ -217,3 +217,20 @@ def test_population_drawn_from_a_covariate_specification(small_fit):
     from relapse_model.simulate.spec import parse_spec
     with pytest.raises(InputError, match="population.generate.parameters"):
         prepare_population(small_fit, parse_spec(bad, "spec"))
+
+
+def test_type_one_error_is_reported_beside_the_nominal_alpha_and_flagged(small_fit):
+    """The bundled Bayesian rule P(HR < 1) >= 0.95 states alpha 0.025 but rejects about 4-5% of
+    null trials (one-sided 0.05 on a posterior with a weak prior); the log-rank design does not."""
+    from relapse_model.simulate.engine import type1_warning
+
+    bayes = simulate_trials(small_fit, _spec("menin_kmt2a"), seed=3, n_trials=3000, scenarios=("no_effect",),
+                            curves=False)
+    oc = operating_characteristics(bayes)
+    row = oc.iloc[0]
+    assert row["nominal alpha"] == 0.025 and row["P(success)"] > 0.025 + 2 * row["MC SE"]
+    assert row["type-I above nominal"] == "YES" and "exceeds the nominal one-sided alpha 0.025" in type1_warning(oc)
+    logrank = simulate_trials(small_fit, _spec("go_cd33"), seed=3, n_trials=3000, scenarios=("no_effect",),
+                              curves=False)
+    oc = operating_characteristics(logrank)
+    assert oc.iloc[0]["type-I above nominal"] == "no" and type1_warning(oc) == ""

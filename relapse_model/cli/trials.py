@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from relapse_model.cli.common import (finish, json_option, out, print_json, print_table, progress_bar, quiet_option,
+from relapse_model.cli.common import (err, finish, json_option, out, print_json, print_table, progress_bar, quiet_option,
                                       records, strict_option, warn_failed_fit)
 from relapse_model.common.output import OutputLock, atomic_file, check_output_file
 from relapse_model.errors import InputError
@@ -54,7 +54,7 @@ def simulate(trial: Path, fit_path: Path, out_path: Path, seed: int, n_trials: i
       relapse-model simulate reports/trials/menin_kmt2a.toml --fit fits/cog.nc --out sim/menin.nc --json
     """
     from relapse_model.models import RelapseModel
-    from relapse_model.simulate.engine import operating_characteristics, simulate_trials
+    from relapse_model.simulate.engine import operating_characteristics, simulate_trials, type1_warning
     from relapse_model.simulate.spec import load_trial_spec
 
     spec = load_trial_spec(trial)
@@ -79,6 +79,9 @@ def simulate(trial: Path, fit_path: Path, out_path: Path, seed: int, n_trials: i
                 ds.to_netcdf(partial, engine="h5netcdf")
             with atomic_file(out_path.with_suffix(".csv")) as partial:
                 table.to_csv(partial, index=False, lineterminator="\n")
+    warning = type1_warning(table)
+    if warning:
+        err.print(f"[bold red]WARNING: {warning}[/bold red]")
     written = [str(out_path)] + ([] if sweep else [str(out_path.with_suffix(".csv"))])
     if as_json:
         print_json({"trial": spec.name, "files": written, "fit_passed_diagnostics": passed,

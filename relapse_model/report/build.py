@@ -43,6 +43,7 @@ from relapse_model.report.privacy import suppress_counts
 from relapse_model.report.provenance import file_sha256, provenance
 from relapse_model.report.spec import ReportSpec, TrialPart, load_report_spec
 from relapse_model.simulate.agents import available_agents
+from relapse_model.simulate.engine import type1_warning
 from relapse_model.simulate.spec import TrialSpec, load_trial_spec
 
 Step = Callable[[str], None]
@@ -256,7 +257,7 @@ def _trial_stage(part: TrialPart, trial: TrialSpec, trial_path: Path) -> Callabl
             w.table(f"trial_{trial.name}_operating_characteristics",
                     f"Operating characteristics ({n:,} simulated trials per scenario)", oc,
                     "assurance: agent effects drawn from their priors; power: effects at their prior medians; "
-                    "no_effect: type-I error."),
+                    "no_effect: type-I error, beside the nominal alpha of the specification. " + type1_warning(oc)),
             w.table(f"trial_{trial.name}_agent_prior_sensitivity", "Sensitivity of assurance to the agent-effect prior",
                     sensitivity, "Ratios as median (95% interval). Every row uses the same seed, so differences "
                     "come from the prior, not from Monte Carlo noise."),

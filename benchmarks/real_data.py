@@ -7,7 +7,7 @@
   covariates). Our single-endpoint model without and with a cure fraction against Kaplan-Meier
   and Cox proportional hazards (lifelines), and LOO between the two.
 
-Run ``python -m relapse_model.checks.real_data`` to print the tables of the README.
+Run ``python -m benchmarks.real_data`` to print the tables of the README (needs lifelines, a dev dependency).
 """
 
 from __future__ import annotations
