@@ -330,6 +330,23 @@ def test_row_numbers_count_lines_of_quoted_multiline_values(tmp_path):
     assert [(i.row, i.column) for i in info.value.issues] == [(6, "cytogenetics")]
 
 
+def test_unclosed_quote_is_one_error(tmp_path, runner):
+    lines = _lines(_csv_text())
+    lines[2] = lines[2].replace("S1", '"S1', 1)
+    path = tmp_path / "quote.csv"
+    path.write_text("".join(lines))
+    n = len(lines[0].split(","))
+    assert _one_error(runner, [path]) == (
+        f"error: {path}, row 3: 1 field, but the header has {n} (a double quote opened in this row is never closed?)")
+
+
+def test_txt_files_are_read_with_the_separator_they_use(tmp_path):
+    for sep in ("\t", ";", ","):
+        path = tmp_path / "cohort.txt"
+        path.write_text(_csv_text().replace(",", sep))
+        assert load_cohort(path).data["patient_id"].tolist() == ["P1", "P2", "P3", "P4"]
+
+
 def test_nul_byte_in_a_cell_is_named(tmp_path, runner):
     path = tmp_path / "nul.csv"
     path.write_text(_csv_text().replace("P3", "P\x003", 1))

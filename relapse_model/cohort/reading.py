@@ -135,7 +135,7 @@ def _read_delimited(path: Path, sep: str | None) -> TextTable:
             if len(fields) != len(header):
                 issues.append(Issue(name, start, None, _field_count_message(fields, len(header), sep)))
                 continue
-            records.append(fields)
+            records.append([f.strip() or None for f in fields])
             lines.append(start)
     except csv.Error as exc:
         raise InputError.single(name, f"not a readable delimited table ({exc})", row=previous + 1) from None
@@ -145,9 +145,8 @@ def _read_delimited(path: Path, sep: str | None) -> TextTable:
     if issues:
         raise InputError(issues)
     columns = [h if h else f"Unnamed: {i}" for i, h in enumerate(header)]
-    frame = pd.DataFrame(records, columns=columns, dtype=object) if records else pd.DataFrame(columns=columns)
-    frame = frame.apply(lambda col: col.str.strip()).replace("", pd.NA).astype("string")
-    return TextTable(frame.reset_index(drop=True), np.asarray(lines, dtype=int))
+    frame = pd.DataFrame(records, columns=columns, dtype=object).astype("string")
+    return TextTable(frame, np.asarray(lines, dtype=int))
 
 
 def _field_count_message(fields: list[str], expected: int, sep: str) -> str:
@@ -158,7 +157,7 @@ def _field_count_message(fields: list[str], expected: int, sep: str) -> str:
         hint = "a double quote opened in this row is never closed?"
     else:
         hint = f"a {what} missing?"
-    return f"{len(fields)} fields, but the header has {expected} ({hint})"
+    return f"{len(fields)} field{'s' if len(fields) != 1 else ''}, but the header has {expected} ({hint})"
 
 
 def _header_issues(header: list[str], name: str, line: int, sep: str) -> list[Issue]:
