@@ -432,11 +432,19 @@ def test_patients_without_follow_up_column_keep_the_other_rules(write_csv):
 def test_predict_a_patients_file_without_outcomes(small_fit_path, write_csv, tmp_path, runner):
     frame = pd.read_csv(COHORTS / "bfm_like.csv", dtype=str, keep_default_na=False).head(12)
     assert (frame["hsct_after_relapse"] == "yes").any()
-    path = write_csv(frame.drop(columns=OUTCOMES), "patients.csv")
-    result = runner.invoke(main, ["predict", str(small_fit_path), str(path), "--horizons", "12",
-                                  "--out", str(tmp_path / "p.csv"), "--json"])
+    frame.loc[frame["lsc17"] == "", "lsc17"] = "NA"
+    frame.loc[0, "day28_blasts_pct"] = "pending"
+    path = write_csv(frame.drop(columns=OUTCOMES).rename(columns={"patient_id": "Patient ID"}), "patients.csv")
+    toml = tmp_path / "map.toml"
+    toml.write_text('[columns]\n"Patient ID" = "patient_id"\n')
+    args = ["predict", str(small_fit_path), str(path), "--horizons", "12", "--out", str(tmp_path / "p.csv"), "--json"]
+    result = runner.invoke(main, [*args, "--columns", str(toml), "--na", "pending"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["patients"] == 12
+    result = runner.invoke(main, [*args, "--columns", str(toml)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (f"error: {path}, row 2, column 'day28_blasts_pct': "
+                                                      "'pending' is not a number (%)")
 
 
 def test_from_frame_takes_the_reading_keywords():
