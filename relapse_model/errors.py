@@ -19,9 +19,10 @@ class Issue:
     source : str
         File name (or another label for the input).
     row : int or None
-        Row as the user sees it: for a CSV file the header is row 1 and the first patient row 2,
-        as in a spreadsheet or a text editor; for Parquet the first record is row 1. ``None`` for
-        problems of the whole file or of a whole column.
+        Row as the user sees it: for CSV/TSV the line the record starts on, as a text editor
+        shows it (the header is usually row 1 and the first patient row 2; blank lines count);
+        for Parquet the first record is row 1. ``None`` for problems of the whole file or of a
+        whole column.
     column : str or None
         Column (or key) the problem is in, ``None`` for whole-file problems.
     message : str

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -37,6 +38,36 @@ def json_option(f: Callable) -> Callable:
 def strict_option(f: Callable) -> Callable:
     return click.option("--strict", is_flag=True,
                         help="Exit with status 3 when the fit fails its convergence diagnostics.")(f)
+
+
+def cohort_input_options(f: Callable) -> Callable:
+    """``--na TOKEN`` (repeatable) and ``--columns MAP.toml``: how a cohort or patients file is
+    read, for every command that reads one. The command gets ``reading``, to pass through
+    :func:`reading_keywords` to :func:`relapse_model.cohort.load_cohort` or ``load_patients``."""
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        reading = ctx.params.setdefault("reading", {})
+        if param.name == "na":
+            reading["missing_values"] = tuple(value)
+        elif value is not None:
+            reading["columns"] = value
+        return value
+
+    f = click.option("--na", "na", multiple=True, metavar="TOKEN", expose_value=False, callback=callback,
+                     help="Also read TOKEN as a missing value (repeatable). Blank, NA, N/A, n/a, NaN, "
+                          "nan and . always are.")(f)
+    return click.option("--columns", "columns", metavar="MAP.toml", type=click.Path(path_type=Path),
+                        default=None, expose_value=False, callback=callback,
+                        help="TOML file whose [columns] table renames the file's headers to schema "
+                             "columns, e.g. \"Patient ID\" = \"patient_id\".")(f)
+
+
+def reading_keywords(reading: dict[str, Any]) -> dict[str, Any]:
+    """The keywords of :func:`cohort_input_options` for ``load_cohort``; a ``--na`` token that is a
+    valid value is bad input named as ``--na``."""
+    from relapse_model.cohort.reading import missing_value_tokens
+
+    missing_value_tokens(reading.get("missing_values", ()), label="--na")
+    return dict(reading)
 
 
 def print_json(payload: dict[str, Any]) -> None:

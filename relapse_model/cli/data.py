@@ -7,41 +7,54 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from relapse_model.cli.common import json_option, out, print_json, print_table, quiet_option, records
+from relapse_model.cli.common import (cohort_input_options, json_option, out, print_json, print_table, quiet_option,
+                                      reading_keywords, records)
 from relapse_model.errors import InputError
 
 
 @click.command()
-@click.argument("cohort", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("cohort", type=click.Path(path_type=Path))
+@cohort_input_options
 @json_option
 @quiet_option
-def validate(cohort: Path, as_json: bool, quiet: bool) -> None:
+def validate(cohort: Path, reading: dict, as_json: bool, quiet: bool) -> None:
     """Validate a cohort file (CSV, TSV or Parquet) and summarise it.
 
     Prints the characteristics and the count of missing optional values. On bad input prints
-    every problem (file, row, column) and exits with status 2.
+    every problem (file, row, column) and exits with status 2; with --json the problems are
+    also printed on stdout as {"ok": false, "errors": [{"file", "row", "column", "message"}]}.
 
     \b
     Examples:
       relapse-model validate cohorts/cog_like.csv
       relapse-model validate my_cohort.parquet --json
+      relapse-model validate from_r.csv --na "not done" --columns my_headers.toml
     """
     from relapse_model.cohort import load_cohort
-    from relapse_model.cohort.summary import missing_table, summary_table
+    from relapse_model.cohort.summary import missing_table, not_recorded, summary_table, summary_values
 
-    c = load_cohort(cohort)
-    summary, missing = summary_table(c), missing_table(c)
+    try:
+        c = load_cohort(cohort, **reading_keywords(reading))
+    except InputError as exc:
+        if as_json:
+            print_json({"ok": False, "file": str(cohort),
+                        "errors": [{"file": i.source, "row": i.row, "column": i.column, "message": i.message}
+                                   for i in exc.issues]})
+        raise
+    missing, absent = missing_table(c), not_recorded(c)
     if as_json:
-        print_json({"file": str(cohort), "valid": True, "patients": len(c),
-                    "summary": dict(zip(summary.characteristic, summary.value)),
+        print_json({"ok": True, "file": str(cohort), "valid": True, "patients": len(c),
+                    "summary": summary_values(c, spread="iqr"),
                     "missing": dict(zip(missing.column, missing.missing.astype(int).tolist())),
-                    "extra_columns": c.extra_columns})
+                    "not_recorded": absent, "extra_columns": c.extra_columns})
         return
     out.print(f"{cohort}: valid, {len(c)} patients", markup=False)
     if quiet:
         return
-    print_table(summary, "Characteristics")
+    print_table(summary_table(c, spread="iqr"), "Characteristics")
     print_table(missing[missing["missing"] > 0], "Missing optional values (kept missing, not dropped)")
+    if absent:
+        out.print(f"not recorded (no such column in the file): {', '.join(absent)}", markup=False)
     if c.extra_columns:
         out.print(f"columns outside the schema, kept but unused: {', '.join(c.extra_columns)}", markup=False)
 

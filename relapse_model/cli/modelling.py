@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from relapse_model.cli.common import (StageProgress, finish, json_option, out, print_json, print_table, quiet_option,
-                                      quiet_sampler_logs, records, strict_option, warn_failed_fit)
+from relapse_model.cli.common import (StageProgress, cohort_input_options, finish, json_option, out, print_json,
+                                      print_table, quiet_option, quiet_sampler_logs, reading_keywords, records,
+                                      strict_option, warn_failed_fit)
 from relapse_model.errors import InputError
 from relapse_model.models.spec import ModelSpec, SamplerSpec, choices, default, parse_model_spec, parse_sampler_spec
 
@@ -51,7 +52,8 @@ def fit_json(model, checks: pd.DataFrame) -> dict:
 
 
 @click.command()
-@click.argument("cohort", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("cohort", type=click.Path(path_type=Path))
+@cohort_input_options
 @click.option("--priors", "priors_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Priors file (default: priors/default.toml).")
 @click.option("--model", "outcome", type=click.Choice(choices(ModelSpec, "outcome")),
@@ -76,7 +78,7 @@ def fit_json(model, checks: pd.DataFrame) -> dict:
 @quiet_option
 @json_option
 @strict_option
-def fit(cohort: Path, priors_path: Path | None, outcome: str, endpoint: str, baseline: str, no_cure: bool,
+def fit(cohort: Path, reading: dict, priors_path: Path | None, outcome: str, endpoint: str, baseline: str, no_cure: bool,
         stemness: str, draws: int, tune: int, chains: int, target_accept: float, seed: int, out_path: Path, quiet: bool,
         as_json: bool, strict: bool) -> None:
     """Fit the hierarchical Bayesian model to a cohort and save the posterior.
@@ -96,7 +98,7 @@ def fit(cohort: Path, priors_path: Path | None, outcome: str, endpoint: str, bas
     from relapse_model.common.paths import DEFAULT_PRIORS
     from relapse_model.models import RelapseModel
 
-    c = load_cohort(cohort)
+    c = load_cohort(cohort, **reading_keywords(reading))
     if quiet or as_json:
         quiet_sampler_logs()
     spec = parse_model_spec({"outcome": outcome, "endpoint": endpoint, "baseline": baseline, "cure": not no_cure,
@@ -141,7 +143,8 @@ def _prediction_frame(ds) -> pd.DataFrame:
 
 @click.command()
 @click.argument("fit_path", metavar="FIT", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("patients", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("patients", type=click.Path(path_type=Path))
+@cohort_input_options
 @click.option("--horizons", default="12,36,60", show_default=True, help="Months since first relapse.")
 @click.option("--conditional-on-survival-to", "--conditional-on", "conditional", type=float, default=None,
               help="Condition on being event-free at this many months (the API's conditional_on_survival_to).")
@@ -150,7 +153,7 @@ def _prediction_frame(ds) -> pd.DataFrame:
 @quiet_option
 @json_option
 @strict_option
-def predict(fit_path: Path, patients: Path, horizons: str, conditional: float | None, out_path: Path,
+def predict(fit_path: Path, patients: Path, reading: dict, horizons: str, conditional: float | None, out_path: Path,
             quiet: bool, as_json: bool, strict: bool) -> None:
     """Per-patient posterior probabilities of relapse, event-free survival and cure.
 
@@ -169,7 +172,7 @@ def predict(fit_path: Path, patients: Path, horizons: str, conditional: float | 
         raise InputError.single("--conditional-on-survival-to", f"{conditional:g} is not a time: give months >= 0")
     model = RelapseModel.load(fit_path)
     passed = warn_failed_fit(model)
-    result = model.predict(load_patients(patients), hs, conditional_on_survival_to=conditional)
+    result = model.predict(load_patients(patients, **reading_keywords(reading)), hs, conditional_on_survival_to=conditional)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if out_path.suffix.lower() == ".nc":
         result.to_netcdf(out_path, engine="h5netcdf")
@@ -185,8 +188,9 @@ def predict(fit_path: Path, patients: Path, horizons: str, conditional: float | 
 
 @click.command()
 @click.argument("fit_path", metavar="FIT", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--cohort", "cohort_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--cohort", "cohort_path", type=click.Path(path_type=Path), required=True,
               help="The cohort the fit was made on (checked against the fit's hash).")
+@cohort_input_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--horizons", default="12,36,60", show_default=True, help="Calibration horizons (months).")
 @click.option("--replicates", type=click.IntRange(min=10), default=200, show_default=True,
@@ -200,7 +204,7 @@ def predict(fit_path: Path, patients: Path, horizons: str, conditional: float | 
 @quiet_option
 @json_option
 @strict_option
-def check(fit_path: Path, cohort_path: Path, out_dir: Path, horizons: str, replicates: int, cv_folds: int,
+def check(fit_path: Path, cohort_path: Path, reading: dict, out_dir: Path, horizons: str, replicates: int, cv_folds: int,
           compare: bool, sensitivity: bool, seed: int, quiet: bool, as_json: bool, strict: bool) -> None:
     """Check a fit: convergence, LOO with Pareto k, posterior-predictive Kaplan-Meier and
     cumulative-incidence curves (overall and by risk group, MRD, stemness, prior HSCT),
@@ -220,7 +224,7 @@ def check(fit_path: Path, cohort_path: Path, out_dir: Path, horizons: str, repli
     from relapse_model.report.check_files import write_check_files
     from relapse_model.report.content import survival_label
 
-    c = load_cohort(cohort_path)
+    c = load_cohort(cohort_path, **reading_keywords(reading))
     model = RelapseModel.load(fit_path, cohort=c)
     passed = warn_failed_fit(model)
     spec = CheckSpec(horizons=tuple(parse_horizons(horizons)), n_replicates=replicates, seed=seed, cv_folds=cv_folds)

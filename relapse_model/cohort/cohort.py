@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pandas as pd
 
 from relapse_model.cohort import endpoints
 from relapse_model.cohort.mrd import MRDRules, interpret_mrd
-from relapse_model.cohort.reading import frame_as_text, read_text_table
+from relapse_model.cohort.reading import ColumnMap, frame_as_text, read_table
 from relapse_model.cohort.schema import COLUMNS, EARLY_RELAPSE_MONTHS
 from relapse_model.cohort.validation import validate_table
 from relapse_model.cohort.vocabulary import RISK_GROUP_OF, RISK_GROUPS
@@ -31,22 +32,34 @@ class Cohort:
         Where the data came from (file name), used in messages and provenance.
     mrd_rules : MRDRules
         The rules that produced ``mrd_positive``.
+    supplied_columns : tuple of str or None
+        The schema columns the input had; the others are all-missing because they were not
+        recorded (summaries say "not recorded" rather than counting them missing). ``None``:
+        not known, every column treated as recorded.
     """
 
     data: pd.DataFrame
     source: str = "<frame>"
     mrd_rules: MRDRules = field(default_factory=MRDRules)
+    supplied_columns: tuple[str, ...] | None = None
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, source: str = "<frame>", *,
-                   mrd_rules: MRDRules | None = None, row_offset: int = 2) -> Cohort:
-        """Validate a DataFrame (any cell types) and derive the model-ready columns."""
-        return cls._from_text(frame_as_text(frame), source, row_offset, mrd_rules or MRDRules())
+                   mrd_rules: MRDRules | None = None, row_offset: int = 2,
+                   missing_values: Iterable[str] = (), columns: ColumnMap | None = None) -> Cohort:
+        """Validate a DataFrame (any cell types) and derive the model-ready columns.
+
+        ``missing_values`` and ``columns`` are as for :func:`load_cohort`.
+        """
+        return cls._from_text(frame_as_text(frame), source, row_offset, mrd_rules or MRDRules(),
+                              missing_values=missing_values, columns=columns)
 
     @classmethod
-    def _from_text(cls, text: pd.DataFrame, source: str, row_offset: int,
-                   mrd_rules: MRDRules) -> Cohort:
-        data = validate_table(text, source, row_offset)
+    def _from_text(cls, text: pd.DataFrame, source: str, row_offset: int | np.ndarray,
+                   mrd_rules: MRDRules, *, missing_values: Iterable[str] = (),
+                   columns: ColumnMap | None = None, outcomes_optional: bool = False) -> Cohort:
+        data, supplied = validate_table(text, source, row_offset, missing_values=missing_values,
+                                        columns=columns, outcomes_optional=outcomes_optional)
         derived = pd.DataFrame({
             "early_relapse": data["months_diagnosis_to_relapse"] < EARLY_RELAPSE_MONTHS,
             "risk_group": pd.Categorical(data["cytogenetics"].map(RISK_GROUP_OF).astype(str),
@@ -55,7 +68,7 @@ class Cohort:
         mrd = interpret_mrd(data, mrd_rules)
         n_schema = len(COLUMNS)
         data = pd.concat([data.iloc[:, :n_schema], derived, mrd, data.iloc[:, n_schema:]], axis=1)
-        return cls(data=data, source=source, mrd_rules=mrd_rules)
+        return cls(data=data, source=source, mrd_rules=mrd_rules, supplied_columns=supplied)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -80,10 +93,16 @@ class Cohort:
     def subset(self, mask: np.ndarray | pd.Series) -> Cohort:
         """A cohort of the rows where ``mask`` is True (already validated: no re-check)."""
         mask = np.asarray(mask, dtype=bool)
-        return Cohort(self.data.loc[mask].reset_index(drop=True), self.source, self.mrd_rules)
+        return Cohort(self.data.loc[mask].reset_index(drop=True), self.source, self.mrd_rules,
+                      self.supplied_columns)
+
+    def recorded(self, column: str) -> bool:
+        """Whether the input had the schema column ``column`` (True when not known)."""
+        return self.supplied_columns is None or column in self.supplied_columns
 
 
-def load_cohort(path: str | Path, *, mrd_rules: MRDRules | None = None) -> Cohort:
+def load_cohort(path: str | Path, *, mrd_rules: MRDRules | None = None,
+                missing_values: Iterable[str] = (), columns: ColumnMap | None = None) -> Cohort:
     """Read and validate a cohort from a CSV/TSV or Parquet file.
 
     Parameters
@@ -92,6 +111,13 @@ def load_cohort(path: str | Path, *, mrd_rules: MRDRules | None = None) -> Cohor
         The cohort file (one row per patient at first relapse; see the README's schema table).
     mrd_rules : MRDRules, optional
         MRD thresholds and CHIP policy.
+    missing_values : iterable of str, optional
+        More cells to read as missing, besides blank, ``NA``, ``N/A``, ``n/a``, ``NaN``, ``nan``
+        and ``.`` (always missing). A token that is a valid value (``no``, ``0``, a vocabulary
+        code) is refused. A missing value in a required column is an error naming row and column.
+    columns : dict or path, optional
+        The file's headers renamed to schema columns, ``{"Patient ID": "patient_id"}``, or the
+        path of a TOML file with that mapping as a ``[columns]`` table.
 
     Returns
     -------
@@ -102,22 +128,19 @@ def load_cohort(path: str | Path, *, mrd_rules: MRDRules | None = None) -> Cohor
     relapse_model.errors.InputError
         Every problem found, each naming file, row and column.
     """
-    text, offset = read_text_table(path)
-    return Cohort._from_text(text, str(path), offset, mrd_rules or MRDRules())
+    table = read_table(path)
+    return Cohort._from_text(table.frame, str(path), table.rows, mrd_rules or MRDRules(),
+                             missing_values=missing_values, columns=columns)
 
 
-#: Outcome columns a patients file for prediction may leave out, with neutral fill values.
-_OUTCOME_FILL = {"second_relapse": "no", "died": "no", "followup_months": "0"}
-
-
-def load_patients(path: str | Path, *, mrd_rules: MRDRules | None = None) -> Cohort:
+def load_patients(path: str | Path, *, mrd_rules: MRDRules | None = None,
+                  missing_values: Iterable[str] = (), columns: ColumnMap | None = None) -> Cohort:
     """Read patients for prediction: the cohort schema, with the outcome columns optional.
 
-    Outcome columns that are absent are filled neutrally (no event, follow-up 0) and never used
-    by prediction; every covariate column is validated as for :func:`load_cohort`.
+    Outcome columns that are absent stay missing (they are never used by prediction) and the
+    consistency rules that read them are not applied; every covariate column is validated as
+    for :func:`load_cohort`, whose keywords this takes.
     """
-    text, offset = read_text_table(path)
-    for column, value in _OUTCOME_FILL.items():
-        if column not in text.columns:
-            text[column] = pd.Series(value, index=text.index, dtype="string")
-    return Cohort._from_text(text, str(path), offset, mrd_rules or MRDRules())
+    table = read_table(path)
+    return Cohort._from_text(table.frame, str(path), table.rows, mrd_rules or MRDRules(),
+                             missing_values=missing_values, columns=columns, outcomes_optional=True)

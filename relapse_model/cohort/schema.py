@@ -6,6 +6,9 @@ table and the README's schema table are all derived from them.
 
 from __future__ import annotations
 
+import difflib
+import math
+import re
 from dataclasses import dataclass
 
 from relapse_model.cohort import vocabulary as voc
@@ -118,6 +121,69 @@ COLUMNS: tuple[ColumnSpec, ...] = (
 COLUMN = {c.name: c for c in COLUMNS}
 REQUIRED_COLUMNS = tuple(c.name for c in COLUMNS if c.required)
 EARLY_RELAPSE_MONTHS = 12.0
+
+#: Outcome columns: a patients file for prediction may leave them out.
+OUTCOME_COLUMNS = ("second_relapse", "second_relapse_months", "died", "death_months", "followup_months")
+
+
+def _header_key(name: str) -> str:
+    """Headers compared without case, spaces, underscores or punctuation: 'Age (years)' = 'age_years'."""
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+#: Headers users write for schema columns, beyond what a close spelling match finds.
+HEADER_ALIASES: dict[str, str] = {_header_key(k): v for k, v in {
+    "id": "patient_id", "patient": "patient_id", "pid": "patient_id", "subject": "patient_id",
+    "subject id": "patient_id", "usubjid": "patient_id", "patient number": "patient_id",
+    "trial": "study", "series": "study", "cohort": "study",
+    "center": "centre", "site": "centre", "hospital": "centre",
+    "age": "age_years", "age at relapse": "age_years", "age at first relapse": "age_years",
+    "time to relapse": "months_diagnosis_to_relapse", "months to relapse": "months_diagnosis_to_relapse",
+    "cyto": "cytogenetics", "karyotype": "cytogenetics", "cytogenetic": "cytogenetics",
+    "flt3": "flt3_itd", "npm1 mutation": "npm1", "npm1 mut": "npm1", "cd33": "cd33_positive",
+    "mrd": "mrd_status", "mrd level": "mrd_level_pct", "mrd pct": "mrd_level_pct", "mrd percent": "mrd_level_pct",
+    "hsct cr1": "hsct_cr1", "sct cr1": "hsct_cr1", "transplant cr1": "hsct_cr1",
+    "hsct": "hsct_after_relapse", "sct": "hsct_after_relapse", "transplant": "hsct_after_relapse",
+    "day 28 blasts": "day28_blasts_pct", "blasts": "day28_blasts_pct",
+    "treatment": "regimen", "arm": "regimen", "reinduction": "regimen",
+    "relapse2": "second_relapse", "second relapse": "second_relapse",
+    "dead": "died", "death": "died", "deceased": "died",
+    "followup": "followup_months", "follow-up": "followup_months", "fu": "followup_months",
+    "fu months": "followup_months", "follow up time": "followup_months",
+}.items()}
+
+
+def suggest_column(header: str, candidates: tuple[str, ...] | list[str] | None = None) -> str | None:
+    """The schema column a header probably means (alias table, then a close spelling), or None.
+
+    Only ``candidates`` (default: every schema column) are suggested; comparison ignores case,
+    spaces, underscores and punctuation.
+    """
+    names = [c.name for c in COLUMNS] if candidates is None else list(candidates)
+    key = _header_key(header)
+    by_key = {_header_key(n): n for n in names}
+    if key in by_key:
+        return by_key[key]
+    if HEADER_ALIASES.get(key) in names:
+        return HEADER_ALIASES[key]
+    close = difflib.get_close_matches(key, list(by_key), n=1, cutoff=0.8)
+    return by_key[close[0]] if close else None
+
+
+def legal_value_of(token: str) -> str | None:
+    """Why ``token`` is a valid cell value somewhere in the schema (so it cannot mean missing),
+    or None: a yes/no answer, a vocabulary code or alias, or a number."""
+    key = " ".join(str(token).strip().lower().split())
+    if key in voc._BOOL_TEXT:
+        return "a yes/no answer"
+    for c in COLUMNS:
+        if c.kind == "category" and key in (c.aliases or {}):
+            return f"a value of column '{c.name}'"
+    try:
+        number = float(key)
+    except ValueError:
+        return None
+    return "a number" if math.isfinite(number) else None
 
 
 def schema_markdown() -> str:

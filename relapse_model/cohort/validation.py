@@ -7,64 +7,133 @@ consistency rules between outcome columns are a pandera schema over the parsed f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from relapse_model.cohort import vocabulary as voc
-from relapse_model.cohort.schema import COLUMNS, REQUIRED_COLUMNS, ColumnSpec
+from relapse_model.cohort.reading import ColumnMap, column_map, missing_value_tokens
+from relapse_model.cohort.schema import COLUMNS, OUTCOME_COLUMNS, REQUIRED_COLUMNS, ColumnSpec, suggest_column
 from relapse_model.errors import InputError, Issue
 
 
-def validate_table(raw: pd.DataFrame, source: str, row_offset: int) -> pd.DataFrame:
+def validate_table(raw: pd.DataFrame, source: str, row_offset: int | np.ndarray, *,
+                   missing_values: Iterable[str] = (), columns: ColumnMap | None = None,
+                   outcomes_optional: bool = False) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Parse and validate a text table against the cohort schema.
 
     Parameters
     ----------
     raw : pandas.DataFrame
-        Text cells as returned by :func:`relapse_model.cohort.reading.read_text_table`.
+        Text cells as returned by :func:`relapse_model.cohort.reading.read_table`.
     source : str
         File name used in error messages.
-    row_offset : int
-        Added to a 0-based index to give the row number the user sees.
+    row_offset : int or numpy.ndarray
+        The row number the user sees: added to a 0-based index (int), or one per row (array).
+    missing_values : iterable of str
+        Cells read as missing besides :data:`~relapse_model.cohort.reading.DEFAULT_MISSING_VALUES`.
+    columns : mapping or path, optional
+        File header -> schema column, or a mapping file (see
+        :func:`~relapse_model.cohort.reading.read_column_map`).
+    outcomes_optional : bool
+        Outcome columns may be absent (patients for prediction): an absent outcome column is
+        not required, and the consistency rules that use it are not applied.
 
     Returns
     -------
-    pandas.DataFrame
+    data : pandas.DataFrame
         Typed columns: numbers as ``float64``, yes/no as pandas ``boolean``, vocabularies as
         ``category`` with every allowed code; absent optional columns are added as all-missing;
         columns outside the schema are kept unchanged at the end.
+    supplied : tuple of str
+        The schema columns the input has (the others were added as all-missing).
 
     Raises
     ------
     InputError
-        Every problem found (missing columns first, since nothing else can be checked then).
+        Every problem found (header problems first, since nothing else can be checked then).
     """
-    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
-    if missing:
-        raise InputError(Issue(source, None, c, "required column is missing") for c in missing)
+    rows = (np.arange(len(raw)) + row_offset) if np.ndim(row_offset) == 0 else np.asarray(row_offset)
+    tokens = missing_value_tokens(missing_values)
+    raw, issues = _map_header(raw, source, columns, outcomes_optional)
+    if any(i.message.startswith("required column is missing") or i.source != source for i in issues):
+        raise InputError(issues)
+    supplied = tuple(c.name for c in COLUMNS if c.name in raw.columns)
+    absent = frozenset(c for c in OUTCOME_COLUMNS if c not in raw.columns) if outcomes_optional else frozenset()
 
-    issues: list[Issue] = []
+    # a missing-value token is missing everywhere; the token is kept to name it in messages
+    is_token = raw.isin(tokens).fillna(False).astype(bool)
+    written = raw.where(is_token)
+    raw = raw.mask(is_token, pd.NA)
     parsed = pd.DataFrame(index=raw.index)
     for spec in COLUMNS:
         cells = raw[spec.name] if spec.name in raw.columns else pd.Series(pd.NA, index=raw.index, dtype="string")
         values, bad = _parse(spec, cells)
         for idx, message in bad:
-            issues.append(Issue(source, int(idx) + row_offset, spec.name, message))
+            issues.append(Issue(source, int(rows[idx]), spec.name, message))
         parsed[spec.name] = values
 
     typed = _typed(parsed)
     # a bad cell is reported once, by the parser, not again as "missing" by the schema
     already = {(i.row, i.column) for i in issues}
-    issues.extend(i for i in _schema_issues(typed, source, row_offset)
+    issues.extend(i for i in _schema_issues(typed, source, rows, absent, written)
                   if (i.row, i.column) not in already)
     if issues:
         raise InputError(issues)
 
     extra = [c for c in raw.columns if c not in parsed.columns]
-    return pd.concat([typed, raw[extra]], axis=1)
+    return pd.concat([typed, raw[extra]], axis=1), supplied
+
+
+def _map_header(raw: pd.DataFrame, source: str, columns: ColumnMap | None,
+                outcomes_optional: bool) -> tuple[pd.DataFrame, list[Issue]]:
+    """Rename by the user's mapping; report mapping mistakes, missing required columns and
+    headers that look like a schema column the file lacks (did you mean ...?)."""
+    mapping, map_source = column_map(columns)
+    issues: list[Issue] = []
+    header = list(raw.columns)
+    schema = [c.name for c in COLUMNS]
+    targets: dict[str, str] = {}
+    for key, target in mapping.items():
+        if key not in header:
+            close = difflib.get_close_matches(key, header, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            issues.append(Issue(map_source, None, key, f"mapped to '{target}', but {source} has no column '{key}'{hint}"))
+        elif target not in schema:
+            guess = suggest_column(target)
+            hint = f"; did you mean '{guess}'?" if guess else ""
+            issues.append(Issue(map_source, None, key, f"mapped to '{target}', which is not a schema column{hint}"))
+        elif target in targets:
+            issues.append(Issue(map_source, None, key, f"mapped to '{target}', as is '{targets[target]}'"))
+        elif target in header and target not in mapping:
+            issues.append(Issue(map_source, None, key, f"mapped to '{target}', but {source} already has a "
+                                                       f"column '{target}'"))
+        else:
+            targets[target] = key
+    if issues:
+        return raw, issues
+    renamed = raw.rename(columns={key: target for target, key in targets.items()})
+
+    header = list(renamed.columns)
+    lacking = [n for n in schema if n not in header]
+    unknown = [h for h in header if h not in schema]
+    guesses = {h: suggest_column(h, lacking) for h in unknown}
+    optional = set(OUTCOME_COLUMNS) if outcomes_optional else set()
+    for name in REQUIRED_COLUMNS:
+        if name in header or name in optional:
+            continue
+        like = [h for h, g in guesses.items() if g == name]
+        hint = f"; did you mean the file's column '{like[0]}'? (rename it, or map it to '{name}')" if like else ""
+        issues.append(Issue(source, None, name, f"required column is missing{hint}"))
+    for h, guess in guesses.items():
+        if guess is not None and (guess not in REQUIRED_COLUMNS or guess in optional):
+            issues.append(Issue(source, None, h, f"not in the schema; did you mean '{guess}'? "
+                                                 f"(rename it, or map it to '{guess}')"))
+    return renamed, issues
 
 
 # --- parsing -----------------------------------------------------------------------------
@@ -111,8 +180,9 @@ def _typed(parsed: pd.DataFrame) -> pd.DataFrame:
 
 # --- value and consistency checks (pandera) ----------------------------------------------
 
-# Each rule: (column the message is about, message, function of the frame -> True where OK).
-Rule = tuple[str, str, Callable[[pd.DataFrame], pd.Series]]
+# Each rule: (column the message is about, message, the columns it reads,
+#             function of the frame -> True where OK).
+Rule = tuple[str, str, tuple[str, ...], Callable[[pd.DataFrame], pd.Series]]
 
 
 def _given(s: pd.Series) -> pd.Series:
@@ -128,37 +198,43 @@ def _le(a: pd.Series, b: pd.Series) -> pd.Series:
     return a.isna() | b.isna() | (a <= b + 1e-9)
 
 
+_REL, _REL_T = "second_relapse", "second_relapse_months"
+_HSCT, _HSCT_T = "hsct_after_relapse", "hsct_after_relapse_months"
+
 CONSISTENCY_RULES: tuple[Rule, ...] = (
-    ("second_relapse_months", "second relapse flagged 'yes' but no time to second relapse given",
+    (_REL_T, "second relapse flagged 'yes' but no time to second relapse given", (_REL, _REL_T),
      lambda d: ~_is_true(d.second_relapse) | _given(d.second_relapse_months)),
-    ("second_relapse_months", "time to second relapse given but second_relapse is 'no'",
+    (_REL_T, "time to second relapse given but second_relapse is 'no'", (_REL, _REL_T),
      lambda d: _is_true(d.second_relapse) | ~_given(d.second_relapse_months)),
-    ("death_months", "death flagged 'yes' but no time of death given",
+    ("death_months", "death flagged 'yes' but no time of death given", ("died", "death_months"),
      lambda d: ~_is_true(d.died) | _given(d.death_months)),
-    ("death_months", "time of death given but died is 'no'",
+    ("death_months", "time of death given but died is 'no'", ("died", "death_months"),
      lambda d: _is_true(d.died) | ~_given(d.death_months)),
-    ("death_months", "death before first relapse (negative time from relapse)",
+    ("death_months", "death before first relapse (negative time from relapse)", ("death_months",),
      lambda d: ~(d.death_months < 0)),
-    ("followup_months", "no time of last follow-up for a patient who did not die",
+    ("followup_months", "no time of last follow-up for a patient who did not die", ("died", "followup_months"),
      lambda d: _is_true(d.died) | _given(d.followup_months)),
-    ("second_relapse_months", "second relapse after death",
+    (_REL_T, "second relapse after death", (_REL_T, "death_months"),
      lambda d: _le(d.second_relapse_months, d.death_months)),
-    ("second_relapse_months", "second relapse after last follow-up",
+    (_REL_T, "second relapse after last follow-up", (_REL_T, "followup_months"),
      lambda d: _le(d.second_relapse_months, d.followup_months)),
-    ("death_months", "death after last follow-up",
+    ("death_months", "death after last follow-up", ("death_months", "followup_months"),
      lambda d: _le(d.death_months, d.followup_months)),
-    ("hsct_after_relapse_months", "HSCT time given but hsct_after_relapse is not 'yes'",
+    (_HSCT_T, "HSCT time given but hsct_after_relapse is not 'yes'", (_HSCT, _HSCT_T),
      lambda d: _is_true(d.hsct_after_relapse) | ~_given(d.hsct_after_relapse_months)),
-    ("hsct_after_relapse_months", "HSCT after death",
+    (_HSCT_T, "HSCT after death", (_HSCT_T, "death_months"),
      lambda d: _le(d.hsct_after_relapse_months, d.death_months)),
-    ("hsct_after_relapse_months", "HSCT after last follow-up",
+    (_HSCT_T, "HSCT after last follow-up", (_HSCT_T, "followup_months"),
      lambda d: _le(d.hsct_after_relapse_months, d.followup_months)),
 )
 
 _SEP = " :: "
 
 
-def _build_schema() -> pa.DataFrameSchema:
+@lru_cache(maxsize=None)
+def _schema(absent: frozenset[str] = frozenset()) -> pa.DataFrameSchema:
+    """The pandera schema; columns in ``absent`` (outcomes a patients file left out) may be
+    blank and the rules that read them are not applied."""
     columns = {}
     for spec in COLUMNS:
         checks = []
@@ -166,10 +242,10 @@ def _build_schema() -> pa.DataFrameSchema:
             checks.append(pa.Check.ge(spec.minimum, error=_range_message(spec), ignore_na=True))
         if spec.maximum is not None:
             checks.append(pa.Check.le(spec.maximum, error=_range_message(spec), ignore_na=True))
-        columns[spec.name] = pa.Column(None, checks=checks, nullable=spec.nullable,
+        columns[spec.name] = pa.Column(None, checks=checks, nullable=spec.nullable or spec.name in absent,
                                        unique=spec.kind == "id", required=True)
     rules = [pa.Check(fn, name=f"{column}{_SEP}{message}", error=f"{column}{_SEP}{message}")
-             for column, message, fn in CONSISTENCY_RULES]
+             for column, message, uses, fn in CONSISTENCY_RULES if not absent.intersection(uses)]
     return pa.DataFrameSchema(columns, checks=rules, strict=False)
 
 
@@ -183,12 +259,10 @@ def _range_message(spec: ColumnSpec) -> str:
     return f"value out of range (must be {bounds}{unit})"
 
 
-_SCHEMA = _build_schema()
-
-
-def _schema_issues(parsed: pd.DataFrame, source: str, row_offset: int) -> list[Issue]:
+def _schema_issues(parsed: pd.DataFrame, source: str, rows: np.ndarray, absent: frozenset[str],
+                   written: pd.DataFrame) -> list[Issue]:
     try:
-        _SCHEMA.validate(parsed, lazy=True)
+        _schema(absent).validate(parsed, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
     else:
@@ -200,17 +274,20 @@ def _schema_issues(parsed: pd.DataFrame, source: str, row_offset: int) -> list[I
             continue
         idx = int(case.index)
         check = str(case.check)
-        row = idx + row_offset
+        row = int(rows[idx])
         if _SEP in check:
             column, message = check.split(_SEP, 1)
         elif check == "not_nullable":
-            column, message = str(case.column), "missing value (this column is required)"
+            column = str(case.column)
+            token = written[column].iloc[idx] if column in written.columns else pd.NA
+            message = ("missing value" + ("" if pd.isna(token) else f" '{token}'")
+                       + " (this column is required)")
         elif check == "field_uniqueness":
             column = str(case.column)
             first = int(ids.index[(ids == ids[idx]).fillna(False)][0])
             if first == idx:  # the first occurrence is the original, the later ones are the error
                 continue
-            message = f"duplicate patient id '{ids[idx]}' (first seen in row {first + row_offset})"
+            message = f"duplicate patient id '{ids[idx]}' (first seen in row {int(rows[first])})"
         else:
             column = str(case.column)
             message = f"{check}: found {_fmt(case.failure_case)}"

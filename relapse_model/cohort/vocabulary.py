@@ -43,7 +43,8 @@ CYTOGENETIC_CLASSES: tuple[CytogeneticClass, ...] = (
     CytogeneticClass("complex", "complex karyotype", "adverse", ("complex karyotype", "CK")),
     CytogeneticClass("normal", "normal karyotype", "intermediate", ("normal karyotype", "CN", "46,XX", "46,XY")),
     CytogeneticClass("other", "other abnormality", "intermediate", ()),
-    CytogeneticClass("unknown", "not known / failed", "unknown", ("not done", "failed", "NA", "n/a")),
+    # "NA", "n/a" and blanks are missing values (reading.DEFAULT_MISSING_VALUES), read as unknown
+    CytogeneticClass("unknown", "not known / failed", "unknown", ("not done", "failed")),
 )
 
 CYTOGENETICS = tuple(c.code for c in CYTOGENETIC_CLASSES)
