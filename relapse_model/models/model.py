@@ -413,18 +413,9 @@ def _prior_set_from_text(text: str, source: str) -> PriorSet:
 def _sample(model, *, draws: int, tune: int, chains: int, cores: int | None, random_seed: int, sampler: str,
             target_accept: float, progressbar: bool) -> xr.DataTree:
     """NUTS draws plus the pointwise log-likelihood (every row, for LOO), known noise silenced."""
-    import pymc as pm
-
-    backend: dict[str, Any] = {"backend": "c"} if sampler == "pymc" else {}
-    with warnings.catch_warnings():
-        _quiet_known_warnings()
-        with model:
-            idata = pm.sample(draws=draws, tune=tune, chains=chains,
-                              cores=cores or min(chains, os.cpu_count() or 1),
-                              random_seed=random_seed, nuts_sampler=sampler, progressbar=progressbar,
-                              target_accept=target_accept, compute_convergence_checks=False, **backend)
-            pm.compute_log_likelihood(idata, model=model, progressbar=False, **backend)
-    return idata
+    from relapse_model.models.sampling import sample_posterior
+    return sample_posterior(model, draws=draws, tune=tune, chains=chains, cores=cores, random_seed=random_seed,
+                            sampler=sampler, target_accept=target_accept, progressbar=progressbar)
 
 
 def _quiet_known_warnings() -> None:
