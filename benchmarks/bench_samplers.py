@@ -39,7 +39,10 @@ BACKENDS: dict[str, dict[str, Any]] = {
     "pymc": {"sampler": "pymc", "cores": 2},
     "pymc-cores1": {"sampler": "pymc", "cores": 1},
     "pymc-adapt_diag_grad": {"sampler": "pymc", "cores": 2, "options": {"init": "jitter+adapt_diag_grad"}},
+    # sample_posterior compiles nutpie's Numba logp without fastmath (reproducible); the
+    # "-fastmath" variant is PyTensor's default flags, as pm.sample(nuts_sampler="nutpie") uses
     "nutpie-numba": {"sampler": "nutpie-numba", "cores": 2},
+    "nutpie-numba-fastmath": {"sampler": "nutpie-numba", "cores": 2, "options": {"fastmath": True}},
     "nutpie-numba-nofastmath": {"sampler": "nutpie-numba", "cores": 2, "flags": "numba__fastmath=False"},
     "nutpie-numba-nocache": {"sampler": "nutpie-numba", "cores": 2, "flags": "numba__cache=False"},
     "nutpie-numba-lowrank": {"sampler": "nutpie-numba", "cores": 2, "options": {"adaptation": "low_rank"}},
@@ -67,12 +70,15 @@ def run_one(backend: str, cache_dir: Path, *, draws: int, tune: int, chains: int
     cmd = [sys.executable, "-m", "benchmarks.bench_samplers", "--worker", backend, "--draws", str(draws),
            "--tune", str(tune), "--chains", str(chains), "--seed", str(seed)]
     load = os.getloadavg()
+    cpu0 = os.times()
     proc = subprocess.run(cmd, env=_env(backend, cache_dir), cwd=ROOT, capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_MARK)]
     if proc.returncode or not lines:
         return {"backend": backend, "error": (proc.stderr or proc.stdout)[-2000:], "load": load}
     result = json.loads(lines[-1][len(RESULT_MARK):])
+    cpu1 = os.times()
     result["load"] = load
+    result["cpu_s"] = (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system)
     return result
 
 
@@ -146,7 +152,7 @@ def compare_means(ref: dict[str, Any], other: dict[str, Any]) -> float:
 def table(results: dict[str, list[dict[str, Any]]]) -> str:
     head = ("| backend | compile s | sampling s | wall s (warm) | wall s (cold) | min bulk ESS | ESS/s "
             "| divergences | max R-hat | leapfrog/draw | reproducible cold vs warm | max mean diff / SD "
-            "| load avg (1 min) |")
+            "| CPU s (warm) | load avg (1 min) |")
     rows = [head, "|" + " --- |" * head.count("|")[:-1] if False else "|" + " --- |" * (head.count("|") - 1)]
     ref = next((r[0] for r in results.values() if r and "error" not in r[0]), None)
     for backend, runs in results.items():
@@ -161,11 +167,12 @@ def table(results: dict[str, list[dict[str, Any]]]) -> str:
             "n/a (1 run)" if len(ok) == 1 else
             f"NO ({len({r['hash'] for r in ok})} distinct of {len(ok)})")
         loads = "/".join(f"{r['load'][0]:.1f}" for r in ok)
+        cpu = statistics.median(r["cpu_s"] for r in warm) if all("cpu_s" in r for r in warm) else float("nan")
         rows.append(
             f"| {backend} | {med['compile_s']:.1f} | {med['sampling_s']:.1f} | {med['wall_s']:.1f} "
             f"| {ok[0]['wall_s']:.1f} | {med['min_ess_bulk']:.0f} | {med['ess_per_s']:.1f} "
-            f"| {ok[0]['divergences']} | {med['max_rhat']:.4f} | {med['leapfrog_per_draw']:.1f} | {repro} "
-            f"| {compare_means(ref, ok[0]):.3f} | {loads} |")
+            f"| {"/".join(str(r["divergences"]) for r in ok)} | {med['max_rhat']:.4f} | {med['leapfrog_per_draw']:.1f} | {repro} "
+            f"| {compare_means(ref, ok[0]):.3f} | {cpu:.0f} | {loads} |")
     return "\n".join(rows)
 
 
@@ -180,8 +187,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-cache", action="store_true", help="do not empty the caches first (no cold run)")
     parser.add_argument("--out", default=str(ROOT / ".cache" / "bench_samplers.json"))
+    parser.add_argument("--merge", help="comma-separated result files to combine into --out's table, no runs")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.merge:
+        merged: dict[str, list[dict[str, Any]]] = {}
+        for path in args.merge.split(","):
+            merged.update(json.loads(Path(path).read_text()))
+        Path(args.out).write_text(json.dumps(merged, indent=1))
+        Path(args.out).with_suffix(".md").write_text(table(merged) + "\n")
+        print(table(merged))
+        return
     if args.worker:
         result = worker(args.worker, args.draws, args.tune, args.chains, args.seed)
         print(RESULT_MARK + json.dumps(result), flush=True)

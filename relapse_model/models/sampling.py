@@ -53,9 +53,11 @@ def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains:
         Add the ``log_likelihood`` group (every observed row, for LOO), computed by PyTensor's C
         backend from the posterior draws, whatever the sampler.
     options : dict, optional
-        Extra keyword arguments of the underlying sampler (``pm.sample`` for ``"pymc"``,
-        ``nutpie.sample`` for nutpie, e.g. ``{"adaptation": "low_rank"}``; ``nuts_sampler_kwargs``
-        for the JAX samplers).
+        Extra keyword arguments of the underlying sampler (``pm.sample`` for ``"pymc"``, e.g.
+        ``{"init": "jitter+adapt_diag_grad"}``; ``nutpie.sample`` for nutpie, e.g.
+        ``{"adaptation": "low_rank"}``, plus ``"gradient_backend"`` for
+        ``nutpie.compile_pymc_model`` and ``"fastmath"`` (default False, see Notes);
+        ``nuts_sampler_kwargs`` for the JAX samplers, default ``{"chain_method": "vectorized"}``).
 
     Returns
     -------
@@ -73,11 +75,28 @@ def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains:
 
     Notes
     -----
-    Reproducibility, measured on PyMC 6.4 / PyTensor 3.3.7 / Numba 0.68 / nutpie 0.16.11 /
-    JAX 0.12 (``benchmarks/bench_samplers.py``): see the module's benchmark report. In short,
-    every path here gives bit-identical draws for one seed within a process; across two fresh
-    processes, one with an empty compile cache and one with a warm one, see
-    ``REPRODUCIBLE_ACROSS_PROCESSES``.
+    **Reproducibility.** For one ``random_seed`` (and the same model, data, ``draws``, ``tune``,
+    ``chains`` and package versions) every sampler here gives bit-identical draws within a
+    process. Across fresh processes, one starting from empty compile caches and one reusing
+    them, measured with PyMC 6.4, PyTensor 3.3.7, Numba 0.68, nutpie 0.16.11 and JAX 0.12 on the
+    default model (``benchmarks/bench_samplers.py``, ``tests/test_sampling.py``):
+
+    - ``"pymc"`` (C backend): bit-identical. ``cores`` does not change the draws.
+    - ``"nutpie"`` / ``"nutpie-numba"``: bit-identical, because the logp is compiled here with
+      ``numba__fastmath=False``. With PyTensor's default fastmath flags (``reassoc``,
+      ``contract``, ``afn``, ``arcp``, ``nsz``; ``options={"fastmath": True}``, and what
+      ``pm.sample(nuts_sampler="nutpie")`` does) they are not: the machine code Numba loads
+      from its on-disk cache rounds differently from the code it compiles fresh for the same
+      graph (measured: the same logp 1 ulp apart, -2110.256013103978 vs
+      -2110.2560131039786), and NUTS amplifies one ulp into different draws. Without fastmath
+      LLVM may only make value-preserving rewrites, so fresh and cached code agree.
+    - ``"nutpie-jax"``, ``"numpyro"``, ``"blackjax"``: bit-identical (XLA on CPU; see the
+      benchmark report for the measurements).
+
+    The draws are not the same *between* samplers (different NUTS implementations and random
+    streams), only their posterior summaries (means within ~0.1 posterior SD). A change of any
+    of the packages above, of the CPU's instruction set or of the operating system's libm may
+    change the draws; ``tests/test_sampling.py`` guards the cold-versus-warm guarantee.
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler {sampler!r} is not one of {', '.join(SAMPLERS)}")
@@ -133,9 +152,17 @@ def _sample_pymc(model, draws, tune, chains, cores, seed, target_accept, progres
 def _sample_nutpie(model, draws, tune, chains, cores, seed, target_accept, progressbar, options,
                    backend: str) -> xr.DataTree:
     import nutpie
+    import pytensor
+
     compile_kwargs = {k: options.pop(k) for k in ("gradient_backend",) if k in options}
+    # Numba: PyTensor's default fastmath flags (reassoc, contract, afn, arcp, nsz) let LLVM
+    # rewrite the logp differently when its code comes from the on-disk cache than when it is
+    # freshly compiled, so the draws would depend on the cache's state; without them every
+    # rewrite is value-preserving. ``options={"fastmath": True}`` restores PyTensor's default.
+    fastmath = bool(options.pop("fastmath", False))
     t0 = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model, backend=backend, **compile_kwargs)
+    with pytensor.config.change_flags(numba__fastmath=fastmath):
+        compiled = nutpie.compile_pymc_model(model, backend=backend, **compile_kwargs)
     t1 = time.perf_counter()
     tree = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                          target_accept=target_accept, progress_bar=progressbar, save_warmup=False,
