@@ -90,8 +90,9 @@ def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains:
       graph (measured: the same logp 1 ulp apart, -2110.256013103978 vs
       -2110.2560131039786), and NUTS amplifies one ulp into different draws. Without fastmath
       LLVM may only make value-preserving rewrites, so fresh and cached code agree.
-    - ``"nutpie-jax"``, ``"numpyro"``, ``"blackjax"``: bit-identical (XLA on CPU; see the
-      benchmark report for the measurements).
+    - ``"nutpie-jax"``: bit-identical (XLA on CPU, with or without JAX's persistent cache).
+    - ``"numpyro"``, ``"blackjax"``: identical within a process; across processes see
+      ``benchmarks/bench_samplers.py`` (not yet measured to the end on this machine).
 
     The draws are not the same *between* samplers (different NUTS implementations and random
     streams), only their posterior summaries (means within ~0.1 posterior SD). A change of any
