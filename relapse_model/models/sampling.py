@@ -90,9 +90,10 @@ def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains:
       graph (measured: the same logp 1 ulp apart, -2110.256013103978 vs
       -2110.2560131039786), and NUTS amplifies one ulp into different draws. Without fastmath
       LLVM may only make value-preserving rewrites, so fresh and cached code agree.
-    - ``"nutpie-jax"``: bit-identical (XLA on CPU, with or without JAX's persistent cache).
-    - ``"numpyro"``, ``"blackjax"``: identical within a process; across processes see
-      ``benchmarks/bench_samplers.py`` (not yet measured to the end on this machine).
+    - ``"nutpie-jax"``, ``"numpyro"``: bit-identical (XLA on CPU; JAX's persistent
+      compilation cache empty, then warm).
+    - ``"blackjax"``: PyMC 6.4's ``pm.sample(nuts_sampler="blackjax")`` fails with BlackJAX
+      1.7.1 (``kernel() got an unexpected keyword argument 'progress_bar'``), so unmeasured.
 
     The draws are not the same *between* samplers (different NUTS implementations and random
     streams), only their posterior summaries (means within ~0.1 posterior SD). A change of any
