@@ -160,7 +160,9 @@ def table(results: dict[str, list[dict[str, Any]]]) -> str:
     for backend, runs in results.items():
         ok = [r for r in runs if "error" not in r]
         if not ok:
-            rows.append(f"| {backend} | error: {runs[0]['error'].strip().splitlines()[-1][:120]} |")
+            lines = runs[0]["error"].strip().splitlines()
+            msg = next((ln for ln in reversed(lines) if "Error" in ln), lines[-1])
+            rows.append(f"| {backend} | error: {msg.strip()[:150]} |")
             continue
         warm = ok[1:] or ok
         med = {k: statistics.median(r[k] for r in warm) for k in
