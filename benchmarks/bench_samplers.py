@@ -11,7 +11,10 @@ A backend is reproducible when every run gives the same SHA-256 of all posterior
 
 Wall time is from the subprocess's launch to the fitted tree (log-likelihood included);
 timings are the median over the warm runs. ``os.getloadavg()`` is recorded at the start of
-each run (the machine has 2 cores and may be shared). Posterior means are compared with the
+each run (the machine has 2 cores and may be shared), and so are the CPU seconds the run used
+(user + system, all its processes), which depend much less on other load than wall time: on a
+quiet 2-core machine a backend that keeps both cores busy takes about CPU s / 2. ``--keep-cache
+--warm 0`` gives one more warm run against an existing cache. Posterior means are compared with the
 first backend's: the largest |mean difference| / posterior SD over all scalar parameters.
 Results: ``.cache/bench_samplers.json`` and a Markdown table ``.cache/bench_samplers.md``.
 """
