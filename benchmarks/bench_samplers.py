@@ -174,7 +174,8 @@ def table(results: dict[str, list[dict[str, Any]]]) -> str:
             "n/a (1 run)" if len(ok) == 1 else
             f"NO ({len({r['hash'] for r in ok})} distinct of {len(ok)})")
         loads = "/".join(f"{r['load'][0]:.1f}" for r in ok)
-        cpu = statistics.median(r["cpu_s"] for r in warm) if all("cpu_s" in r for r in warm) else float("nan")
+        cpus = [r["cpu_s"] for r in warm if "cpu_s" in r]
+        cpu = statistics.median(cpus) if cpus else float("nan")
         rows.append(
             f"| {backend} | {med['compile_s']:.1f} | {med['sampling_s']:.1f} | {med['wall_s']:.1f} "
             f"| {ok[0]['wall_s']:.1f} | {med['min_ess_bulk']:.0f} | {med['ess_per_s']:.1f} "
