@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -398,25 +396,7 @@ class RelapseModel:
 
 def _sample(model, sampler: SamplerSpec, progressbar: bool) -> xr.DataTree:
     """NUTS draws plus the pointwise log-likelihood (every row, for LOO), known noise silenced."""
-    import pymc as pm
-
-    backend: dict[str, Any] = {"backend": "c"} if sampler.nuts == "pymc" else {}
-    with warnings.catch_warnings():
-        _quiet_known_warnings()
-        with model:
-            idata = pm.sample(draws=sampler.draws, tune=sampler.tune, chains=sampler.chains,
-                              cores=sampler.cores or min(sampler.chains, os.cpu_count() or 1),
-                              random_seed=sampler.random_seed, nuts_sampler=sampler.nuts, progressbar=progressbar,
-                              target_accept=sampler.target_accept, compute_convergence_checks=False, **backend)
-            pm.compute_log_likelihood(idata, model=model, progressbar=False, **backend)
-    return idata
-
-
-def _quiet_known_warnings() -> None:
-    # pip-installed PyTensor has no BLAS; our dot products are tiny matrix-vector ones
-    warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
-    warnings.filterwarnings("ignore", category=FutureWarning, module="pymc")
-    # early warm-up trajectories can overflow; NUTS rejects them (counted as divergences if
-    # they happen after tuning, and then reported by check())
-    warnings.filterwarnings("ignore", category=RuntimeWarning, message="overflow encountered")
-    warnings.filterwarnings("ignore", category=RuntimeWarning, message="invalid value encountered")
+    from relapse_model.models.sampling import sample_posterior
+    return sample_posterior(model, draws=sampler.draws, tune=sampler.tune, chains=sampler.chains,
+                            cores=sampler.cores, random_seed=sampler.random_seed, sampler=sampler.nuts,
+                            target_accept=sampler.target_accept, progressbar=progressbar)

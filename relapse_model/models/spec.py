@@ -144,11 +144,13 @@ class ModelSpec(_Frozen):
 
 
 class SamplerSpec(_Frozen):
-    """How to sample the posterior with NUTS.
+    """How to sample the posterior with NUTS (:func:`relapse_model.models.sampling.sample_posterior`).
 
-    ``nuts="pymc"`` is PyMC's NUTS on PyTensor's C backend: bit-identical draws for one seed in
-    any process, with a cold or a warm compile cache. ``nuts="nutpie"`` (if installed) has no
-    such guarantee.
+    ``nuts="pymc"`` (default) is PyMC's NUTS on PyTensor's C backend; ``"nutpie"`` is nutpie's
+    Rust NUTS on a Numba-compiled log density with fastmath off (``pip install nutpie``), about
+    2.6 times less CPU for a similar ESS in our measurements; ``"numpyro"`` is NumPyro on JAX's CPU
+    backend (``pip install numpyro``). Each gives bit-identical draws for one seed in any process,
+    with a cold or a warm compile cache (measured; see ``benchmarks/bench_samplers.py``).
     """
 
     draws: int = Field(default=1000, ge=10)
@@ -157,7 +159,7 @@ class SamplerSpec(_Frozen):
     cores: int | None = Field(default=None, ge=1)
     random_seed: int = Field(default=0, ge=0)
     target_accept: float = Field(default=0.95, gt=0.5, lt=1.0)
-    nuts: Literal["pymc", "nutpie"] = "pymc"
+    nuts: Literal["pymc", "nutpie", "numpyro"] = "pymc"
 
     def to_json(self) -> str:
         return self.model_dump_json()

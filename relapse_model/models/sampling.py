@@ -1,0 +1,217 @@
+"""NUTS sampling of a PyMC model, with the pointwise log-likelihood, on one of several backends.
+
+One entry point, :func:`sample_posterior`, so that the model code does not depend on which NUTS
+implementation draws the posterior.
+
+**Reproducibility.** For one ``random_seed`` (and the same model, data, ``draws``, ``tune``,
+``chains`` and package versions) every sampler here gives bit-identical draws within a
+process. Across fresh processes, one starting from empty compile caches and one reusing
+them, measured with PyMC 6.4, PyTensor 3.3.7, Numba 0.68, nutpie 0.16.11 and JAX 0.12 on the
+default model (``benchmarks/bench_samplers.py``, ``tests/test_sampling.py``):
+
+- ``"pymc"`` (C backend): bit-identical. ``cores`` does not change the draws.
+- ``"nutpie"`` / ``"nutpie-numba"``: bit-identical, because the logp is compiled here with
+  ``numba__fastmath=False``. With PyTensor's default fastmath flags (``reassoc``,
+  ``contract``, ``afn``, ``arcp``, ``nsz``; ``options={"fastmath": True}``, and what
+  ``pm.sample(nuts_sampler="nutpie")`` does) they are not: the machine code Numba loads
+  from its on-disk cache rounds differently from the code it compiles fresh for the same
+  graph (measured: the same logp 1 ulp apart, -2110.256013103978 vs
+  -2110.2560131039786), and NUTS amplifies one ulp into different draws. Without fastmath
+  LLVM may only make value-preserving rewrites, so fresh and cached code agree.
+- ``"nutpie-jax"``, ``"numpyro"``: bit-identical (XLA on CPU; JAX's persistent
+  compilation cache empty, then warm).
+- ``"blackjax"``: PyMC 6.4's ``pm.sample(nuts_sampler="blackjax")`` fails with BlackJAX
+  1.7.1 (``kernel() got an unexpected keyword argument 'progress_bar'``), so unmeasured.
+
+The draws are not the same *between* samplers (different NUTS implementations and random
+streams), only their posterior summaries (means within ~0.1 posterior SD). A change of any
+of the packages above, of the CPU's instruction set or of the operating system's libm may
+change the draws; ``tests/test_sampling.py`` guards the cold-versus-warm guarantee.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+#: Accepted values of ``sampler``. ``"nutpie"`` means ``"nutpie-numba"``.
+SAMPLERS = ("pymc", "nutpie", "nutpie-numba", "nutpie-jax", "numpyro", "blackjax")
+#: Samplers needing an optional package, and the package.
+_OPTIONAL = {"nutpie": "nutpie", "nutpie-numba": "nutpie", "nutpie-jax": "nutpie",
+             "numpyro": "numpyro", "blackjax": "blackjax"}
+
+
+class SamplerNotInstalledError(ImportError):
+    """The requested sampler needs a package that is not installed."""
+
+
+def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
+                     random_seed: int = 0, sampler: str = "pymc", target_accept: float = 0.95,
+                     progressbar: bool = False, cores: int | None = None,
+                     log_likelihood: bool = True, options: dict[str, Any] | None = None) -> xr.DataTree:
+    """Draw the posterior of ``pymc_model`` with NUTS, plus the pointwise log-likelihood.
+
+    Parameters
+    ----------
+    pymc_model : pymc.Model
+    draws, tune, chains : int
+        Draws kept and warm-up iterations per chain, and number of chains.
+    random_seed : int
+        Seed of everything random in the run (initial points, momenta, trajectory directions).
+    sampler : {"pymc", "nutpie", "nutpie-numba", "nutpie-jax", "numpyro", "blackjax"}
+        ``"pymc"``: PyMC's NUTS with the logp compiled by PyTensor's C backend.
+        ``"nutpie"`` / ``"nutpie-numba"``: nutpie's NUTS (Rust) with the logp compiled by
+        PyTensor's Numba backend; ``"nutpie-jax"``: the same sampler with a JAX logp.
+        ``"numpyro"`` / ``"blackjax"``: ``pm.sample(nuts_sampler=...)`` on JAX (CPU).
+    target_accept : float
+        Target mean acceptance probability of the step-size adaptation.
+    progressbar : bool
+    cores : int, optional
+        Chains run in parallel (default: ``min(chains, os.cpu_count())``). For ``"pymc"`` the
+        chains are processes, for nutpie threads; the draws do not depend on it.
+    log_likelihood : bool, default True
+        Add the ``log_likelihood`` group (every observed row, for LOO), computed by PyTensor's C
+        backend from the posterior draws, whatever the sampler.
+    options : dict, optional
+        Extra keyword arguments of the underlying sampler (``pm.sample`` for ``"pymc"``, e.g.
+        ``{"init": "jitter+adapt_diag_grad"}``; ``nutpie.sample`` for nutpie, e.g.
+        ``{"adaptation": "low_rank"}``, plus ``"gradient_backend"`` for
+        ``nutpie.compile_pymc_model`` and ``"fastmath"`` (default False, see Notes);
+        ``nuts_sampler_kwargs`` for the JAX samplers, default ``{"chain_method": "vectorized"}``).
+
+    Returns
+    -------
+    xarray.DataTree
+        Groups ``posterior``, ``sample_stats``, ``observed_data`` and (with ``log_likelihood``)
+        ``log_likelihood``, as ``pm.sample`` gives them. The root's attrs get ``sampler``,
+        ``compile_seconds`` (where it can be separated from sampling) and ``sampling_seconds``.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``sampler``.
+    SamplerNotInstalledError
+        The sampler's package (nutpie, numpyro or blackjax) is not installed.
+
+    Notes
+    -----
+    Which samplers are bit-reproducible, and why: see the module docstring.
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler {sampler!r} is not one of {', '.join(SAMPLERS)}")
+    _require(sampler)
+    options = dict(options or {})
+    cores = cores or min(chains, os.cpu_count() or 1)
+    with warnings.catch_warnings():
+        _quiet_known_warnings()
+        if sampler == "pymc":
+            tree = _sample_pymc(pymc_model, draws, tune, chains, cores, random_seed, target_accept,
+                                progressbar, options)
+        elif sampler.startswith("nutpie"):
+            tree = _sample_nutpie(pymc_model, draws, tune, chains, cores, random_seed, target_accept,
+                                  progressbar, options, backend="jax" if sampler == "nutpie-jax" else "numba")
+        else:
+            tree = _sample_jax(pymc_model, draws, tune, chains, random_seed, target_accept, progressbar,
+                               options, sampler)
+        if log_likelihood:
+            import pymc as pm
+            t0 = time.perf_counter()
+            pm.compute_log_likelihood(tree, model=pymc_model, progressbar=False, backend="c")
+            tree.attrs["log_likelihood_seconds"] = time.perf_counter() - t0
+    tree.attrs["sampler"] = sampler
+    return tree
+
+
+def _require(sampler: str) -> None:
+    package = _OPTIONAL.get(sampler)
+    if package is None:
+        return
+    import importlib.util
+    missing = [p for p in ([package] + (["jax"] if sampler in ("nutpie-jax", "numpyro", "blackjax") else []))
+               if importlib.util.find_spec(p) is None]
+    if missing:
+        raise SamplerNotInstalledError(
+            f"sampler {sampler!r} needs {' and '.join(missing)}, which is not installed "
+            f"(pip install {' '.join(missing)}); sampler='pymc' needs nothing extra")
+
+
+def _sample_pymc(model, draws, tune, chains, cores, seed, target_accept, progressbar, options) -> xr.DataTree:
+    import pymc as pm
+    t0 = time.perf_counter()
+    with model:
+        tree = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
+                         progressbar=progressbar, target_accept=target_accept,
+                         compute_convergence_checks=False, backend="c", **options)
+    wall = time.perf_counter() - t0
+    sampling = float(tree["posterior"].attrs.get("sampling_time", np.nan))
+    tree.attrs.update({"sampling_seconds": sampling, "compile_seconds": wall - sampling})
+    return tree
+
+
+def _sample_nutpie(model, draws, tune, chains, cores, seed, target_accept, progressbar, options,
+                   backend: str) -> xr.DataTree:
+    import nutpie
+    import pytensor
+
+    compile_kwargs = {k: options.pop(k) for k in ("gradient_backend",) if k in options}
+    # Numba: PyTensor's default fastmath flags (reassoc, contract, afn, arcp, nsz) let LLVM
+    # rewrite the logp differently when its code comes from the on-disk cache than when it is
+    # freshly compiled, so the draws would depend on the cache's state; without them every
+    # rewrite is value-preserving. ``options={"fastmath": True}`` restores PyTensor's default.
+    fastmath = bool(options.pop("fastmath", False))
+    t0 = time.perf_counter()
+    with pytensor.config.change_flags(numba__fastmath=fastmath):
+        compiled = nutpie.compile_pymc_model(model, backend=backend, **compile_kwargs)
+    t1 = time.perf_counter()
+    tree = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
+                         target_accept=target_accept, progress_bar=progressbar, save_warmup=False,
+                         **options)
+    t2 = time.perf_counter()
+    tree = _with_observed_data(tree, model)
+    tree.attrs.update({"compile_seconds": t1 - t0, "sampling_seconds": t2 - t1})
+    return tree
+
+
+def _sample_jax(model, draws, tune, chains, seed, target_accept, progressbar, options, sampler) -> xr.DataTree:
+    import pymc as pm
+    kwargs = {"chain_method": "vectorized"} | options
+    t0 = time.perf_counter()
+    with model:
+        tree = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, nuts_sampler=sampler,
+                         progressbar=progressbar, target_accept=target_accept,
+                         compute_convergence_checks=False, nuts_sampler_kwargs=kwargs,
+                         idata_kwargs={"log_likelihood": False})
+    wall = time.perf_counter() - t0
+    sampling = float(tree["posterior"].attrs.get("sampling_time", np.nan))
+    tree.attrs.update({"sampling_seconds": sampling, "compile_seconds": wall - sampling})
+    return tree
+
+
+def _with_observed_data(tree: xr.DataTree, model) -> xr.DataTree:
+    """Add ``observed_data`` as ``pm.sample`` does (nutpie gives posterior and sample_stats only)."""
+    if "observed_data" in tree.children:
+        return tree
+    data = {}
+    for rv in model.observed_RVs:
+        value = model.rvs_to_values[rv]
+        arr = np.asarray(value.data if hasattr(value, "data") else value.eval())
+        dims = model.named_vars_to_dims.get(rv.name) or tuple(f"{rv.name}_dim_{i}" for i in range(arr.ndim))
+        coords = {d: model.coords[d] for d in dims if d in model.coords and model.coords[d] is not None}
+        data[rv.name] = xr.DataArray(arr, dims=dims, coords=coords)
+    tree["observed_data"] = xr.DataTree(xr.Dataset(data))
+    return tree
+
+
+def _quiet_known_warnings() -> None:
+    # pip-installed PyTensor has no BLAS; our dot products are tiny matrix-vector ones
+    warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="pymc")
+    # early warm-up trajectories can overflow; NUTS rejects them (counted as divergences if
+    # they happen after tuning, and then reported by check())
+    warnings.filterwarnings("ignore", category=RuntimeWarning, message="overflow encountered")
+    warnings.filterwarnings("ignore", category=RuntimeWarning, message="invalid value encountered")
