@@ -41,6 +41,17 @@ def test_demo_builds_every_part_of_the_report(demo_report):
     assert oc["P(success)"].between(0, 1).all()
     sens = pd.read_csv(demo_report / "tables/trial_go_cd33_agent_prior_sensitivity.csv")
     assert sens["agent prior"].tolist()[0] == "as specified" and len(sens) == 3
+    # the type-I error beside the alpha the design states, and the design a clinician can check
+    nominal = oc.loc[oc["scenario"] == "no_effect", "nominal alpha"]
+    assert nominal.tolist() == [0.025]
+    design = pd.read_csv(demo_report / "tables/trial_go_cd33_design.csv").set_index("design")["value"]
+    assert design["sample size"] == "240 patients" and "log-rank" in design["analysis"]
+    assert "If gemtuzumab_ozogamicin had no effect, the trial would still declare benefit" in html
+    # codes appear as words where people read them
+    effects = pd.read_csv(demo_report / "tables/effects.csv")
+    assert "age (per 10 years)" in set(effects["effect"]) and "t(8;21) RUNX1::RUNX1T1" in set(effects["effect"])
+    config = pd.read_csv(demo_report / "tables/model_configuration.csv").set_index("setting")["value"]
+    assert "[" not in config["relapse covariates"] and "early relapse (< 12 months)" in config["relapse covariates"]
 
 
 def test_provenance_records_versions_hashes_seed_and_command(demo_report):

@@ -7,7 +7,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 
-def save_png(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
+def save_png(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     """Write ``fig`` as PNG, creating the folder; fixed metadata so the same figure gives the
     same bytes (no software version or date stamped in)."""
     path = Path(path)

@@ -65,6 +65,21 @@ class Design:
         return self.X[:, self.covariates.index(name)]
 
 
+#: What each design column means, as figures and tables show it.
+COVARIATE_LABELS = {
+    "early_relapse": "early relapse (< 12 months)",
+    "age_per_10y": "age (per 10 years)",
+    "hsct_cr1": "allo-HSCT in first remission",
+    "flt3_itd": "FLT3-ITD",
+    "lsc17_z": "LSC17 (per SD)",
+    "plsc6_z": "pLSC6 (per SD)",
+    "stemness_missing": "stemness score not measured",
+    "mrd_positive": "MRD positive",
+    "mrd_unknown": "MRD not known",
+    "cr2": "CR2 after re-induction",
+}
+
+
 def covariate_names(stemness: str | None, include_mrd: bool, include_cr2: bool) -> tuple[str, ...]:
     """Columns of X for a model configuration."""
     names = ["early_relapse", "age_per_10y", "hsct_cr1", "flt3_itd"]

@@ -36,6 +36,8 @@ from relapse_model.common.output import OutputLock, check_output_folder, publish
 from relapse_model.common.paths import DEFAULT_PRIORS
 from relapse_model.errors import InputError, Issue
 from relapse_model.report import content
+from relapse_model.report.design import design_table, plain_language
+from relapse_model.report.labels import setting_text
 from relapse_model.report.figures import (arm_curves_figure, calibration_figure, forest_figure, outcome_figure,
                                           ppc_figure, profile_figure)
 from relapse_model.report.html import Figure, Section, Table, render_report
@@ -181,8 +183,8 @@ def _model_stage(b: _Build) -> None:
     w.figure_data("effects_forest", effects)
     b.sections.append(Section("model", "Model and effects", [
         w.table("model_configuration", "Configuration",
-                pd.DataFrame({"setting": list(settings), "value": [v if isinstance(v, str) else json.dumps(v)
-                                                                   for v in settings.values()]})),
+                pd.DataFrame({"setting": [k.replace("_", " ") for k in settings],
+                              "value": [setting_text(v) for v in settings.values()]})),
         w.figure(forest_figure(effects, b.fig_dir / "effects_forest.png"), "Effects: prior beside posterior",
                  "Odds ratios of cure and hazard ratios of relapse and of death without relapse, "
                  "posterior median with 95% credible interval (blue) and the prior's median and 95% interval (grey)."),
@@ -250,7 +252,9 @@ def _trial_stage(part: TrialPart, trial: TrialSpec, trial_path: Path) -> Callabl
         curves = ds[[v for v in ds.data_vars if str(v).startswith("arm_")]]
         w.figure_data(f"trial_{trial.name}_curves", expand_estimates(curves).to_dataframe().reset_index())
         n = ds.sizes["trial"]
+        summary = " ".join(plain_language(oc, trial))
         b.sections.append(Section(f"trial_{trial.name}", f"Virtual trial: {trial.title}", [
+            w.table(f"trial_{trial.name}_design", "Design", design_table(trial), summary),
             w.figure(arm_curves_figure(curves, b.fig_dir / f"trial_{trial.name}_curves.png", trial.title),
                      "Model-based curves per arm",
                      "Eligible population; each band pairs posterior draws with draws of the agent effects."),

@@ -18,6 +18,7 @@ from relapse_model.checks.model_checks import CheckResults, ppc_summary
 from relapse_model.cohort.cohort import Cohort
 from relapse_model.cohort.summary import km_at, missing_table, summary_table
 from relapse_model.cohort.vocabulary import RISK_GROUPS
+from relapse_model.report.labels import label
 from relapse_model.report.privacy import suppress_counts
 from relapse_model.report.spec import AgentPriorVariant
 from relapse_model.simulate.agents import EFFECTS, Agent, RatioPrior
@@ -54,7 +55,9 @@ def diagnostics(checks: CheckResults) -> tuple[pd.DataFrame, dict]:
 
 def effect_table(model) -> pd.DataFrame:
     """Every effect on its ratio scale, posterior beside prior (the forest plot's data)."""
-    return model.hazard_ratios().drop(columns=["term"], errors="ignore")
+    table = model.hazard_ratios().drop(columns=["term"], errors="ignore")
+    table.insert(0, "effect", [label(c) for c in table["covariate"]])
+    return table
 
 
 def _profile_masks(cohort: Cohort) -> dict[str, np.ndarray]:

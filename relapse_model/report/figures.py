@@ -27,35 +27,54 @@ from relapse_model.checks.sbc import SBCResult  # noqa: E402
 from relapse_model.cohort.cohort import Cohort  # noqa: E402
 from relapse_model.cohort.vocabulary import RISK_GROUPS  # noqa: E402
 from relapse_model.common.png import save_png  # noqa: E402
+from relapse_model.report.labels import label as readable  # noqa: E402
 
 
-def _km_step(ax: plt.Axes, event: np.ndarray, time: np.ndarray, label: str, color: str | None = None) -> None:
+def _km_step(ax: plt.Axes, event: np.ndarray, time: np.ndarray, name: str, color: str | None = None) -> str:
     t, s, (lo, hi) = kaplan_meier_estimator(event, time, conf_type="log-log")
     t = np.r_[0.0, t]
-    (line,) = ax.step(t, np.r_[1.0, s], where="post", label=f"{label} (n={len(time)})", color=color)
+    (line,) = ax.step(t, np.r_[1.0, s], where="post", label=f"{name} (n={len(time)})", color=color)
     ax.fill_between(t, np.r_[1.0, lo], np.r_[1.0, hi], step="post", alpha=0.15, color=line.get_color())
+    return line.get_color()
+
+
+#: Months at which numbers at risk are printed under the Kaplan-Meier panels.
+AT_RISK_MONTHS = (0, 12, 24, 36, 48, 60, 72, 84, 96)
+
+
+def _numbers_at_risk(ax: plt.Axes, rows: list[tuple[str, np.ndarray, str]]) -> None:
+    """A numbers-at-risk table under ``ax``: one row per curve (name, observed times, colour)."""
+    ax.text(-0.01, -0.15, "numbers at risk", transform=ax.transAxes, fontsize=7, ha="left", va="top", color="0.3")
+    for r, (name, times, color) in enumerate(rows):
+        y = -0.15 - 0.055 * (r + 1)
+        ax.text(-0.05, y, name, transform=ax.transAxes, fontsize=7, ha="right", va="top", color=color)
+        for m in AT_RISK_MONTHS:
+            if m < ax.get_xlim()[1]:
+                ax.text(m, y, str(int((times >= m).sum())), transform=ax.get_xaxis_transform(), fontsize=7,
+                        ha="center", va="top", color=color)
 
 
 def outcome_figure(cohort: Cohort, path: str | Path, horizon_months: float = 96.0) -> Path:
     """Three panels: OS and EFS, OS by cytogenetic risk group, cumulative incidence of relapse
     and of death without relapse. Written as PNG; returns the path."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 6.0), constrained_layout=True)
     os_y, efs_y = cohort.survival("os"), cohort.survival("efs")
-    _km_step(axes[0], os_y["event"], os_y["time"], "overall survival")
-    _km_step(axes[0], efs_y["event"], efs_y["time"], "event-free survival")
+    at_risk = [("OS", os_y["time"], _km_step(axes[0], os_y["event"], os_y["time"], "overall survival")),
+               ("EFS", efs_y["time"], _km_step(axes[0], efs_y["event"], efs_y["time"], "event-free survival"))]
     axes[0].set_title("Survival after first relapse")
 
     groups = cohort.data["risk_group"].astype(str).to_numpy()
+    by_group = []
     for g in RISK_GROUPS:
         mask = groups == g
         if mask.sum() >= 5:
-            _km_step(axes[1], os_y["event"][mask], os_y["time"][mask], g)
+            by_group.append((g, os_y["time"][mask], _km_step(axes[1], os_y["event"][mask], os_y["time"][mask], g)))
     axes[1].set_title("Overall survival by cytogenetic risk group")
 
     time, cause = cohort.competing_risks()
     t, cif = cumulative_incidence_competing_risks(cause, time)
-    for k, label in ((1, "second relapse / refractory"), (2, "death without relapse")):
-        axes[2].step(np.r_[0.0, t], np.r_[0.0, cif[k]], where="post", label=label)
+    for k, name in ((1, "second relapse / refractory"), (2, "death without relapse")):
+        axes[2].step(np.r_[0.0, t], np.r_[0.0, cif[k]], where="post", label=name)
     axes[2].set_title("Cumulative incidence (competing risks)")
 
     for ax in axes:
@@ -65,8 +84,13 @@ def outcome_figure(cohort: Cohort, path: str | Path, horizon_months: float = 96.
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
     axes[0].set_ylabel("probability")
+    for ax in axes:
+        ax.set_xticks(AT_RISK_MONTHS)
+    for ax, rows in ((axes[0], at_risk), (axes[1], by_group)):
+        _numbers_at_risk(ax, rows)
+    fig.get_layout_engine().set(w_pad=0.3, rect=(0.02, 0.16, 0.98, 0.84))
     fig.suptitle(f"{Path(cohort.source).name}: {len(cohort)} patients", fontsize=11)
-    saved = save_png(fig, path, dpi=110)
+    saved = save_png(fig, path, dpi=150)
     plt.close(fig)
     return saved
 
@@ -92,11 +116,11 @@ def forest_figure(effects: pd.DataFrame, path: str | Path) -> Path:
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
-        ax.set_yticks(y, part["covariate"].str.replace("cytogenetics: ", "", regex=False))
+        ax.set_yticks(y, [readable(c) for c in part["covariate"]])
         ax.set_title(str(scale), fontsize=10, loc="left")
         ax.grid(axis="x", alpha=0.3)
     axes[0, 0].legend(fontsize=8, loc="best")
-    saved = save_png(fig, path, dpi=100)
+    saved = save_png(fig, path, dpi=150)
     plt.close(fig)
     return saved
 
@@ -117,7 +141,7 @@ def profile_figure(profiles: pd.DataFrame, path: str | Path, horizon: float, lab
     ax.set_xlabel(f"{'overall' if label == 'OS' else 'event-free'} survival at {horizon:g} months")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    saved = save_png(fig, path, dpi=100)
+    saved = save_png(fig, path, dpi=150)
     plt.close(fig)
     return saved
 
@@ -131,9 +155,11 @@ def arm_curves_figure(curves: xr.Dataset, path: str | Path, title: str) -> Path:
         for arm in curves["arm"].to_numpy():
             c = curves.sel(arm=arm)
             band = c[f"arm_{key}"]
-            (line,) = ax.plot(t, band.sel(estimate="mean"), label=str(arm))
-            ax.fill_between(t, band.sel(estimate="lower"), band.sel(estimate="upper"), alpha=0.15,
-                            color=line.get_color())
+            start = 1.0 if key == "event_free_survival" else 0.0     # every curve starts at randomisation
+            ts = np.r_[0.0, t]
+            (line,) = ax.plot(ts, np.r_[start, band.sel(estimate="mean")], label=str(arm))
+            ax.fill_between(ts, np.r_[start, band.sel(estimate="lower")], np.r_[start, band.sel(estimate="upper")],
+                            alpha=0.25, color=line.get_color(), linewidth=0)
         ax.set_ylim(0, 1)
         ax.set_xlim(0, t.max())
         ax.set_xlabel("months since randomisation")
@@ -141,7 +167,7 @@ def arm_curves_figure(curves: xr.Dataset, path: str | Path, title: str) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
-    saved = save_png(fig, path, dpi=100)
+    saved = save_png(fig, path, dpi=150)
     plt.close(fig)
     return saved
 

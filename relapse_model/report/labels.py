@@ -1,0 +1,30 @@
+"""Readable labels for codes, one mapping used by every figure and table the report shows."""
+
+from __future__ import annotations
+
+from relapse_model.cohort.vocabulary import CYTOGENETIC_CLASSES
+from relapse_model.models.design import COVARIATE_LABELS
+
+_CYTOGENETICS = {c.code: c.label for c in CYTOGENETIC_CLASSES}
+_PREFIX = "cytogenetics: "
+
+
+def label(code: str) -> str:
+    """A design covariate (``age_per_10y``), a cytogenetic class, or an effect-table covariate
+    (``cytogenetics: t8_21``) in words; anything else unchanged."""
+    code = str(code)
+    if code.startswith(_PREFIX):
+        return _CYTOGENETICS.get(code[len(_PREFIX):], code[len(_PREFIX):])
+    return COVARIATE_LABELS.get(code) or _CYTOGENETICS.get(code) or code.replace("_", " ")
+
+
+def setting_text(value: object) -> str:
+    """A model setting as a clinician reads it: lists of covariates as their labels, yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        items = [f"{v:g}" if isinstance(v, float) else label(v) for v in value]
+        return ", ".join(items) if items else "none"
+    return str(value)
