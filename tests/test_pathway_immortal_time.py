@@ -6,6 +6,13 @@ simply those who survived long enough. The pathway model's transplant effects (d
 of cure after vs before transplant; gamma: log hazard ratio of relapse after vs before) must be
 centred on no effect; a naive one-step Weibull model of EFS with "transplanted (ever)" as a
 baseline covariate must show a spurious benefit.
+
+The fast test profiles the path log-likelihood of a large simulated cohort over delta and gamma
+(every other parameter at its true value): its maximum must sit at no effect. The slow tests fit
+the model by MCMC. In the simulated truth the cure before transplant is at its prior centre:
+delta is identified only against the cure of responders followed untransplanted, so a truth far
+from that prior would shift delta through the remission cure (prior-data conflict, not immortal
+time).
 """
 
 from __future__ import annotations
@@ -15,8 +22,12 @@ import pytest
 from pathway_helpers import TRUE_WEIBULL, fake_cohort, true_parameters
 
 from relapse_model.cohort.endpoints import event_free_survival
+from relapse_model.models.design import build_design
 from relapse_model.models.model import RelapseModel
+from relapse_model.models.pathway.likelihood import path_loglik, sojourns
 from relapse_model.models.pathway.model import PathwayModel
+from relapse_model.models.pathway.parameters import likelihood_predictors, patient_predictors
+from relapse_model.models.pathway.paths import observed_paths
 
 # transplant slower than usual (scale 7 months), so that many responders relapse or die first (the
 # immortal time is long) and many are followed untransplanted (the cure before transplant is seen)
@@ -24,11 +35,32 @@ NO_EFFECT_WEIBULL = {**TRUE_WEIBULL, "relapse": (0.0, 2.0), "death": (0.0, 3.5),
                      "transplant": (0.3, 2.0)}
 
 
+NO_EFFECT = dict(transplant_cure_shift=0.0, transplant_cure_modifier=[0.0, 0.0, 0.0], transplant_relapse_log_hr=0.0,
+                 remission_cure_intercept=-1.4, weibull=NO_EFFECT_WEIBULL)
+
+
 @pytest.fixture(scope="module")
 def no_effect_cohort():
-    truth = true_parameters(transplant_cure_shift=0.0, transplant_cure_modifier=[0.0, 0.0, 0.0],
-                            transplant_relapse_log_hr=0.0, weibull=NO_EFFECT_WEIBULL)
-    return fake_cohort(400, truth, seed=3)
+    return fake_cohort(400, true_parameters(**NO_EFFECT), seed=3)
+
+
+def test_path_likelihood_peaks_at_no_transplant_effect():
+    truth = true_parameters(**NO_EFFECT)
+    cohort = fake_cohort(3000, truth, seed=4)
+    design = build_design(cohort.data, include_mrd=True, with_outcome=False)
+    so, pp = sojourns(observed_paths(cohort)), patient_predictors(truth, design)
+    mrd = design.X[:, [design.covariates.index("mrd_positive"), design.covariates.index("mrd_unknown")]]
+    eta_cure = pp.eta_cure_without_mrd + truth.remission_cure_beta[:, -2:] @ mrd.T
+    grid = np.linspace(-0.6, 0.6, 13)
+
+    def loglik(delta, gamma):
+        p = likelihood_predictors(truth, pp.eta_refractory, pp.eta_early_death, eta_cure, np.full((1, design.n), delta))
+        p = type(p)(**{**p.__dict__, "gamma": np.array([[gamma]])})
+        return path_loglik(so, p).sum()
+
+    surface = np.array([[loglik(d, g) for g in grid] for d in grid])
+    best_delta, best_gamma = np.unravel_index(surface.argmax(), surface.shape)
+    assert abs(grid[best_delta]) <= 0.3 and abs(grid[best_gamma]) <= 0.2, (grid[best_delta], grid[best_gamma])
 
 
 @pytest.mark.slow

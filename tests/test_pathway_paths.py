@@ -117,3 +117,15 @@ def test_cohort_without_the_pathway_columns():
 
 def test_no_transplant_at_all_needs_no_transplant_times():
     assert observed_paths(cohort({}, {})).n == 2
+
+
+def test_unknown_transplant_status_is_not_read_as_no():
+    assert message(TRANSPLANTED, dict(hsct_after_relapse="")) == (
+        "fake.csv, row 3, column 'hsct_after_relapse': HSCT after relapse not given (blank), needed by the pathway "
+        "model")
+
+
+def test_refractory_patient_censored_before_the_assessment():
+    assert message(dict(cr2="no", followup_months=1.0)) == (
+        "fake.csv, row 2, column 'response_assessment_months': response assessment (1.5 months) after last "
+        "follow-up (1 months)")

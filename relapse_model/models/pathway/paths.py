@@ -18,7 +18,8 @@ Reading rules (each written once, here):
 - A responder's events (second relapse, death, last follow-up) must come after ``a``; a
   transplant must come after ``a`` and at or before death and last follow-up.
 - A patient alive with ``cr2`` blank and follow-up ending before ``a`` is *censored before the
-  assessment* (response unknown); ``cr2`` blank otherwise is an error.
+  assessment* (response unknown); ``cr2`` blank otherwise is an error, and so is a blank
+  ``hsct_after_relapse`` of a patient alive at the assessment (never read as "no").
 - A transplant at or after a responder's second relapse is a transplant from the
   relapsed/refractory state.
 
@@ -108,6 +109,7 @@ def _times(data: pd.DataFrame) -> dict[str, np.ndarray]:
                                data["hsct_after_relapse_months"].to_numpy(dtype=float), np.nan),
         "censor": np.where(died, death, followup),
         "transplanted": data["hsct_after_relapse"].fillna(False).to_numpy(dtype=bool),
+        "transplant_given": data["hsct_after_relapse"].notna().to_numpy(),
         "cr2": data["cr2"].to_numpy(dtype=object),
     }
 
@@ -133,10 +135,15 @@ def _row_issues(t: dict[str, np.ndarray], response: np.ndarray) -> list[tuple[in
         if t["cr2"][i] is None or pd.isna(t["cr2"][i]):
             if response[i] not in (EARLY_DEATH, CENSORED_BEFORE_ASSESSMENT):
                 out.append((i, "cr2", "response to re-induction not given (blank), needed by the pathway model"))
+        if not t["transplant_given"][i] and response[i] not in (EARLY_DEATH, CENSORED_BEFORE_ASSESSMENT):
+            out.append((i, "hsct_after_relapse", "HSCT after relapse not given (blank), needed by the pathway model"))
         if t["transplanted"][i] and not np.isfinite(s[i]):
             out.append((i, "hsct_after_relapse_months", "HSCT after relapse is 'yes' but no time of HSCT given"))
         if np.isfinite(s[i]):
             out += [(i, "hsct_after_relapse_months", m) for m in _transplant_issues(i, t, response)]
+        if response[i] == REFRACTORY and not np.isfinite(t["death"][i]) and t["censor"][i] < a[i]:
+            out.append((i, "response_assessment_months", f"response assessment ({_fmt(a[i])} months) "
+                        f"after last follow-up ({_fmt(t['censor'][i])} months)"))
         if response[i] == RESPONSE:
             for name, label in (("relapse", "second relapse"), ("death", "death"), ("censor", "last follow-up")):
                 if np.isfinite(t[name][i]) and t[name][i] <= a[i] and not (name == "censor" and np.isfinite(t["death"][i])):
