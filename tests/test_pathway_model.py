@@ -3,6 +3,8 @@ from the posterior) and errors before fitting."""
 
 from __future__ import annotations
 
+import warnings
+
 import arviz as az
 import numpy as np
 import pytest
@@ -27,17 +29,23 @@ def fitted(cohort):
 def test_results_before_fit_name_the_method_to_call(cohort):
     model = PathwayModel()
     for call in (lambda: model.posterior, lambda: model.predict(cohort), lambda: model.simulate_paths(cohort),
-                 lambda: model.transplant_effects()):
+                 lambda: model.transplant_effects(), lambda: model.check()):
         with pytest.raises(NotFittedError, match=r"call fit\(cohort\) first"):
             call()
 
 
 def test_one_log_likelihood_term_per_patient_and_loo(fitted):
+    print(fitted.check().to_string())
     ll = fitted.posterior["log_likelihood"]["pathway"]
     assert ll.shape == (2, 200, N)
     assert np.isfinite(ll.to_numpy()).all()
-    loo = az.loo(fitted.posterior, pointwise=True)
-    assert np.isfinite(float(loo["elpd"] if "elpd" in loo else loo.elpd_loo))
+    with warnings.catch_warnings():
+        # high Pareto k (short test chains) is counted below, as checks/loo.py reports it
+        warnings.filterwarnings("ignore", message=".*shape parameter of Pareto.*")
+        loo = az.loo(fitted.posterior, pointwise=True)
+    k = np.asarray(loo.pareto_k).ravel()
+    print(f"elpd_loo {float(loo.elpd):.1f}, p_loo {float(loo.p):.1f}, Pareto k > 0.7: {(k > 0.7).sum()} of {k.size}")
+    assert np.isfinite(float(loo.elpd)) and k.size == N
 
 
 def test_prediction_from_the_posterior(fitted, cohort):
@@ -54,4 +62,6 @@ def test_prediction_from_the_posterior(fitted, cohort):
 @pytest.mark.slow
 def test_fit_is_bit_reproducible_under_a_seed(fitted, cohort):
     again = PathwayModel().fit(cohort, draws=200, tune=200, chains=2, random_seed=2, progressbar=False)
-    assert fitted.posterior["posterior"].to_dataset().identical(again.posterior["posterior"].to_dataset())
+    first, second = fitted.posterior["posterior"].to_dataset(), again.posterior["posterior"].to_dataset()
+    for name in first.data_vars:                 # values, not attributes (sampling time differs)
+        np.testing.assert_array_equal(first[name].to_numpy(), second[name].to_numpy(), err_msg=name)

@@ -35,7 +35,7 @@ def test_parameters_are_recovered():
     start = time.time()
     model = PathwayModel().fit(cohort, draws=400, tune=400, chains=2, random_seed=3, progressbar=False)
     print(f"fit of 800 patients: {time.time() - start:.0f} s")
-    print(model.posterior["sample_stats"]["diverging"].sum().item(), "divergences")
+    print(model.check().to_string())
     results = _truth_and_draws(model)
     inside95, inside99 = [], []
     for name, (true, draws) in results.items():

@@ -11,6 +11,7 @@ import xarray as xr
 
 from relapse_model.cohort.cohort import Cohort
 from relapse_model.common.paths import PATHWAY_PRIORS
+from relapse_model.models.convergence import Thresholds, convergence_table
 from relapse_model.models.design import Design, build_design
 from relapse_model.models.model import NotFittedError, _sample, _with_overrides
 from relapse_model.models.pathway.build import PathwayData, build_pathway_model
@@ -91,6 +92,10 @@ class PathwayModel:
         if self._posterior is None:
             raise NotFittedError("this PathwayModel has no posterior yet: call fit(cohort) first")
         return self._posterior
+
+    def check(self, thresholds: Thresholds | None = None) -> pd.DataFrame:
+        """Convergence diagnostics with pass/fail (R-hat, bulk and tail ESS, divergences, E-BFMI)."""
+        return convergence_table(self.posterior, thresholds)
 
     def parameters(self, max_draws: int | None = None) -> PathwayParameters:
         """Posterior draws as arrays (chains stacked), thinned to at most ``max_draws``."""
