@@ -6,3 +6,10 @@ Modules: ``paths`` (observed paths from a cohort), ``likelihood`` (each path's l
 model's generative code), ``predict`` (state occupation, response, HSCT, EFS, OS) and ``model``
 (:class:`PathwayModel`).
 """
+
+from relapse_model.common.lazy import lazy_getattr
+
+_LAZY = {"PathwayModel": "relapse_model.models.pathway.model"}
+
+__getattr__ = lazy_getattr(__name__, _LAZY)
+__all__ = list(_LAZY)

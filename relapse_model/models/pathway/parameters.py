@@ -8,9 +8,12 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import xarray as xr
 
+from relapse_model.cohort.vocabulary import CYTOGENETICS
 from relapse_model.models.design import Design
-from relapse_model.models.pathway.build import MRD_COVARIATES, WEIBULLS
+from relapse_model.models.hierarchy import CLASS_SD_KEY, GROUP_PRIOR_KEYS, STUDY_SD_KEY, class_effects
+from relapse_model.models.pathway.build import MRD_COVARIATES, TRANSPLANT_MODIFIERS, WEIBULLS
 from relapse_model.models.pathway.likelihood import PathwayPredictors, Weibull
+from relapse_model.priors.spec import PriorSet
 
 
 @dataclass(frozen=True)
@@ -124,3 +127,34 @@ def likelihood_predictors(params: PathwayParameters, eta_n, eta_e, eta_c, delta)
         eta_n, eta_e, (params.mrd_positive_log_odds[:, None], params.mrd_unknown_log_odds[:, None]), eta_c,
         wb("relapse"), wb("death"), wb("transplant"), delta, params.transplant_relapse_log_hr[:, None],
         wb("transplant_death"), wb("rr_death"), params.rr_death_second_relapse_log_hr[:, None], wb("rr_transplant"))
+
+
+def from_priors(priors: PriorSet, response_covariates: tuple[str, ...], cure_covariates: tuple[str, ...],
+                n_studies: int, n_draws: int = 1000, seed: int = 0) -> PathwayParameters:
+    """Draws from the priors in the posterior's layout (prior-predictive checks)."""
+    rng = np.random.default_rng(seed)
+
+    def one(section, key):
+        return priors[section, key].sample(rng, n_draws)
+
+    def many(section, keys):
+        return np.column_stack([one(section, k) for k in keys]) if keys else np.zeros((n_draws, 0))
+
+    groups = many("refractory", GROUP_PRIOR_KEYS)
+    klass = class_effects(groups, one("refractory", CLASS_SD_KEY), rng.normal(size=(n_draws, len(CYTOGENETICS))))
+    study = (one("refractory", STUDY_SD_KEY)[:, None] * rng.normal(size=(n_draws, n_studies)) if n_studies > 1
+             else np.zeros((n_draws, 0)))
+    return PathwayParameters(
+        response_covariates, cure_covariates,
+        refractory_intercept=one("refractory", "intercept"), refractory_beta=many("refractory", response_covariates),
+        refractory_class=klass, refractory_study=study,
+        early_death_intercept=one("early_death", "intercept"), early_death_beta=many("early_death", response_covariates),
+        mrd_positive_log_odds=one("mrd", "positive_log_odds"), mrd_unknown_log_odds=one("mrd", "unknown_log_odds"),
+        remission_cure_intercept=one("remission_cure", "intercept"),
+        remission_cure_beta=many("remission_cure", cure_covariates),
+        transplant_cure_shift=one("transplant_cure", "shift"),
+        transplant_cure_modifier=many("transplant_cure", TRANSPLANT_MODIFIERS),
+        transplant_relapse_log_hr=one("transplant_relapse", "log_hazard_ratio"),
+        rr_death_second_relapse_log_hr=one("refractory_death", "second_relapse"),
+        weibull={k: (one(s, "weibull_log_shape"), one(s, "weibull_log_scale")) for k, s in WEIBULLS.items()},
+    )
