@@ -15,8 +15,9 @@ Reading rules (each written once, here):
   a response cannot be assessed after death). ``cr2`` = no otherwise means refractory disease,
   which enters the relapsed/refractory state at ``a`` (its ``second_relapse`` flag, recorded at
   about the assessment, is the refractory record itself).
-- A responder's events (second relapse, death, last follow-up) must come after ``a``; a
-  transplant must come after ``a`` and at or before death and last follow-up.
+- A responder's second relapse and death must come after ``a``, and no survivor's follow-up
+  (responder or refractory) may end before it; a transplant must come after ``a`` and at or
+  before death and last follow-up.
 - A patient alive with ``cr2`` blank and follow-up ending before ``a`` is *censored before the
   assessment* (response unknown); ``cr2`` blank otherwise is an error, and so is a blank
   ``hsct_after_relapse`` of a patient alive at the assessment (never read as "no").
@@ -94,75 +95,93 @@ def _missing_columns(data: pd.DataFrame) -> list[str]:
     return missing
 
 
-def _times(data: pd.DataFrame) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class _Recorded:
+    """The recorded times and flags of every patient (NaN where not recorded), before checking."""
+
+    assessment: np.ndarray
+    death: np.ndarray
+    relapse: np.ndarray
+    transplant: np.ndarray
+    censor: np.ndarray
+    transplanted: np.ndarray
+    transplant_given: np.ndarray
+    cr2: np.ndarray
+
+
+def _recorded(data: pd.DataFrame) -> _Recorded:
     died = data["died"].fillna(False).to_numpy(dtype=bool)
     relapsed = data["second_relapse"].fillna(False).to_numpy(dtype=bool)
+    transplanted = data["hsct_after_relapse"].fillna(False).to_numpy(dtype=bool)
     death = np.where(died, data["death_months"].to_numpy(dtype=float), np.nan)
-    followup = data["followup_months"].to_numpy(dtype=float)
     assessment = (data["response_assessment_months"].to_numpy(dtype=float)
                   if "response_assessment_months" in data.columns else np.full(len(data), np.nan))
-    return {
-        "assessment": np.where(np.isfinite(assessment), assessment, DEFAULT_ASSESSMENT_MONTHS),
-        "death": death,
-        "relapse": np.where(relapsed, data["second_relapse_months"].to_numpy(dtype=float), np.nan),
-        "transplant": np.where(data["hsct_after_relapse"].fillna(False).to_numpy(dtype=bool),
-                               data["hsct_after_relapse_months"].to_numpy(dtype=float), np.nan),
-        "censor": np.where(died, death, followup),
-        "transplanted": data["hsct_after_relapse"].fillna(False).to_numpy(dtype=bool),
-        "transplant_given": data["hsct_after_relapse"].notna().to_numpy(),
-        "cr2": data["cr2"].to_numpy(dtype=object),
-    }
+    return _Recorded(
+        assessment=np.where(np.isfinite(assessment), assessment, DEFAULT_ASSESSMENT_MONTHS),
+        death=death,
+        relapse=np.where(relapsed, data["second_relapse_months"].to_numpy(dtype=float), np.nan),
+        transplant=np.where(transplanted, data["hsct_after_relapse_months"].to_numpy(dtype=float), np.nan),
+        censor=np.where(died, death, data["followup_months"].to_numpy(dtype=float)),
+        transplanted=transplanted,
+        transplant_given=data["hsct_after_relapse"].notna().to_numpy(),
+        cr2=np.array([None if pd.isna(v) else bool(v) for v in data["cr2"]], dtype=object),
+    )
 
 
-def _response(t: dict[str, np.ndarray]) -> np.ndarray:
-    cr2 = np.array([None if pd.isna(v) else bool(v) for v in t["cr2"]], dtype=object)
-    early_death = np.isfinite(t["death"]) & (t["death"] <= t["assessment"])
+def _response(t: _Recorded) -> np.ndarray:
+    cr2 = t.cr2
+    early_death = np.isfinite(t.death) & (t.death <= t.assessment)
     response = np.where(cr2 == True, RESPONSE, REFRACTORY)  # noqa: E712 - object array of True/False/None
     response = np.where(early_death & (cr2 != True), EARLY_DEATH, response)  # noqa: E712
     unknown = np.array([v is None for v in cr2]) & ~early_death
-    return np.where(unknown & (t["censor"] < t["assessment"]), CENSORED_BEFORE_ASSESSMENT, response)
+    return np.where(unknown & (t.censor < t.assessment), CENSORED_BEFORE_ASSESSMENT, response)
 
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _row_issues(t: dict[str, np.ndarray], response: np.ndarray) -> list[tuple[int, str, str]]:
+def _row_issues(t: _Recorded, response: np.ndarray) -> list[tuple[int, str, str]]:
     """(index, column, message) for every inconsistent path."""
     out: list[tuple[int, str, str]] = []
-    a, s = t["assessment"], t["transplant"]
+    a, s = t.assessment, t.transplant
     for i in range(len(a)):
-        if t["cr2"][i] is None or pd.isna(t["cr2"][i]):
+        if t.cr2[i] is None:
             if response[i] not in (EARLY_DEATH, CENSORED_BEFORE_ASSESSMENT):
                 out.append((i, "cr2", "response to re-induction not given (blank), needed by the pathway model"))
-        if not t["transplant_given"][i] and response[i] not in (EARLY_DEATH, CENSORED_BEFORE_ASSESSMENT):
+        if not t.transplant_given[i] and response[i] not in (EARLY_DEATH, CENSORED_BEFORE_ASSESSMENT):
             out.append((i, "hsct_after_relapse", "HSCT after relapse not given (blank), needed by the pathway model"))
-        if t["transplanted"][i] and not np.isfinite(s[i]):
+        if t.transplanted[i] and not np.isfinite(s[i]):
             out.append((i, "hsct_after_relapse_months", "HSCT after relapse is 'yes' but no time of HSCT given"))
         if np.isfinite(s[i]):
             out += [(i, "hsct_after_relapse_months", m) for m in _transplant_issues(i, t, response)]
-        if response[i] == REFRACTORY and not np.isfinite(t["death"][i]) and t["censor"][i] < a[i]:
-            out.append((i, "response_assessment_months", f"response assessment ({_fmt(a[i])} months) "
-                        f"after last follow-up ({_fmt(t['censor'][i])} months)"))
-        if response[i] == RESPONSE:
-            for name, label in (("relapse", "second relapse"), ("death", "death"), ("censor", "last follow-up")):
-                if np.isfinite(t[name][i]) and t[name][i] <= a[i] and not (name == "censor" and np.isfinite(t["death"][i])):
-                    out.append((i, "response_assessment_months", f"response assessment ({_fmt(a[i])} months) "
-                                f"after {label} ({_fmt(t[name][i])} months)"))
+        out += [(i, "response_assessment_months", m) for m in _assessment_issues(i, t, response)]
     return out
 
 
-def _transplant_issues(i: int, t: dict[str, np.ndarray], response: np.ndarray) -> list[str]:
-    s = t["transplant"][i]
+def _assessment_issues(i: int, t: _Recorded, response: np.ndarray) -> list[str]:
+    """A responder's second relapse and death must come after ``a``; a survivor's follow-up (responder
+    or refractory) must not end before it."""
+    a, too_early = t.assessment[i], []
+    if response[i] == RESPONSE:
+        too_early += [(label, time) for label, time in (("second relapse", t.relapse[i]), ("death", t.death[i]))
+                      if np.isfinite(time) and time <= a]
+    if response[i] in (RESPONSE, REFRACTORY) and not np.isfinite(t.death[i]) and t.censor[i] < a:
+        too_early.append(("last follow-up", t.censor[i]))
+    return [f"response assessment ({_fmt(a)} months) after {label} ({_fmt(time)} months)" for label, time in too_early]
+
+
+def _transplant_issues(i: int, t: _Recorded, response: np.ndarray) -> list[str]:
+    s = t.transplant[i]
     out = []
     if s < 0:
         out.append(f"HSCT before first relapse (negative time {_fmt(s)} months)")
-    elif response[i] in (RESPONSE, REFRACTORY) and s < t["assessment"][i]:
-        out.append(f"HSCT ({_fmt(s)} months) before the response assessment ({_fmt(t['assessment'][i])} months)")
-    if np.isfinite(t["death"][i]) and s > t["death"][i] + 1e-9:
-        out.append(f"HSCT ({_fmt(s)} months) after death ({_fmt(t['death'][i])} months)")
-    elif np.isfinite(t["censor"][i]) and s > t["censor"][i] + 1e-9:
-        out.append(f"HSCT ({_fmt(s)} months) after last follow-up ({_fmt(t['censor'][i])} months)")
+    elif response[i] in (RESPONSE, REFRACTORY) and s < t.assessment[i]:
+        out.append(f"HSCT ({_fmt(s)} months) before the response assessment ({_fmt(t.assessment[i])} months)")
+    if np.isfinite(t.death[i]) and s > t.death[i] + 1e-9:
+        out.append(f"HSCT ({_fmt(s)} months) after death ({_fmt(t.death[i])} months)")
+    elif np.isfinite(t.censor[i]) and s > t.censor[i] + 1e-9:
+        out.append(f"HSCT ({_fmt(s)} months) after last follow-up ({_fmt(t.censor[i])} months)")
     if response[i] == EARLY_DEATH:
         out.append("HSCT recorded for a patient who died before the response assessment")
     return out
@@ -190,11 +209,11 @@ def observed_paths(cohort: Cohort) -> ObservedPaths:
         raise InputError.single(cohort.source, f"the pathway model needs column(s) {', '.join(missing)} "
                                 "(response to re-induction, HSCT after relapse and its time); "
                                 "without them use --model competing")
-    t = _times(data)
+    t = _recorded(data)
     response = _response(t)
     offset = row_offset(cohort.source)
     issues = [Issue(cohort.source, i + offset, col, msg) for i, col, msg in _row_issues(t, response)]
     if issues:
         raise InputError(issues)
-    return ObservedPaths(t["assessment"], response.astype(np.int64), _mrd(data, response), t["transplant"],
-                         t["relapse"], t["death"], t["censor"], np.arange(len(data)) + offset)
+    return ObservedPaths(t.assessment, response.astype(np.int64), _mrd(data, response), t.transplant,
+                         t.relapse, t.death, t.censor, np.arange(len(data)) + offset)
