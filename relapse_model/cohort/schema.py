@@ -103,6 +103,7 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     # transplant history and response
     _bool("hsct_cr1", "allogeneic HSCT in first remission", required=True, nullable=False),
     _bool("cr2", "second complete remission after re-induction"),
+    _num("response_assessment_months", "time from first relapse to the response assessment (pathway model; blank: 1.5)", "months", conditional=True),
     _num("day28_blasts_pct", "marrow blasts at day 28 of re-induction", "%", 0.0, 100.0),
     _bool("hsct_after_relapse", "allogeneic HSCT after first relapse"),
     _num("hsct_after_relapse_months", "time from first relapse to HSCT", "months", conditional=True),

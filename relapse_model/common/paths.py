@@ -10,6 +10,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 PRIORS_DIR = PROJECT_DIR / "priors"
 DEFAULT_PRIORS = PRIORS_DIR / "default.toml"
 WEAK_PRIORS = PRIORS_DIR / "weak.toml"
+PATHWAY_PRIORS = PRIORS_DIR / "pathway.toml"
 AGENTS_DIR = PRIORS_DIR / "agents"
 REPORTS_DIR = PROJECT_DIR / "reports"
 

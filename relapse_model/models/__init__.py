@@ -10,6 +10,7 @@ from relapse_model.common.lazy import lazy_getattr
 _LAZY = {
     "RelapseModel": "relapse_model.models.model",
     "NotFittedError": "relapse_model.models.model",
+    "PathwayModel": "relapse_model.models.pathway.model",
     "ModelSpec": "relapse_model.models.spec",
     "SamplerSpec": "relapse_model.models.spec",
 }

@@ -21,7 +21,8 @@ from relapse_model.models.spec import ModelSpec
 from relapse_model.priors.spec import PriorSet, vector_variable
 
 
-def _class_and_study(section: str, priors: PriorSet, design: Design) -> pt.TensorVariable:
+def class_and_study(section: str, priors: PriorSet, design: Design) -> pt.TensorVariable:
+    """Per-patient effect of cytogenetic class (nested in risk group) and study, for ``section``."""
     names = Names(section)
     group_mean = vector_variable(names.group, [priors[section, k] for k in GROUP_PRIOR_KEYS], "risk_group")
     class_sd = priors[section, CLASS_SD_KEY].variable(names.class_sd)
@@ -37,7 +38,8 @@ def _class_and_study(section: str, priors: PriorSet, design: Design) -> pt.Tenso
     return eta
 
 
-def _linear(section: str, covariates: tuple[str, ...], priors: PriorSet, design: Design) -> pt.TensorVariable:
+def linear_predictor(section: str, covariates: tuple[str, ...], priors: PriorSet, design: Design) -> pt.TensorVariable:
+    """X beta over ``covariates`` with the non-centred priors of ``section`` (zeros if none)."""
     if not covariates:
         return pt.zeros(design.n)
     names = Names(section)
@@ -82,8 +84,8 @@ def model_coords(spec: ModelSpec, design: Design) -> dict[str, list[str]]:
 def _cure_predictor(spec: ModelSpec, priors: PriorSet, design: Design) -> pt.TensorVariable | None:
     if not spec.cure:
         return None
-    eta = priors["cure", "intercept"].variable(CURE_INTERCEPT) + _linear("cure", design.covariates, priors, design)
-    return eta + _class_and_study("cure", priors, design) if spec.hierarchy else eta
+    eta = priors["cure", "intercept"].variable(CURE_INTERCEPT) + linear_predictor("cure", design.covariates, priors, design)
+    return eta + class_and_study("cure", priors, design) if spec.hierarchy else eta
 
 
 def build_pymc_model(design: Design, priors: PriorSet, spec: ModelSpec) -> pm.Model:
@@ -97,14 +99,14 @@ def build_pymc_model(design: Design, priors: PriorSet, spec: ModelSpec) -> pm.Mo
     grid = bl.PiecewiseGrid(spec.grid)
     with pm.Model(coords=model_coords(spec, design)) as model:
         # the order variables are created in fixes the sampler's parameter vector, hence the draws
-        eta_relapse = _linear("relapse", spec.relapse_terms, priors, design)
+        eta_relapse = linear_predictor("relapse", spec.relapse_terms, priors, design)
         eta_cure = _cure_predictor(spec, priors, design)
         if spec.hierarchy and not spec.cure:
-            eta_relapse = eta_relapse + _class_and_study("relapse", priors, design)
+            eta_relapse = eta_relapse + class_and_study("relapse", priors, design)
         log_h0, cum_h0 = _baseline("relapse", spec.baseline, priors, design, grid)
         hazards = [log_h0 + eta_relapse, cum_h0 * pt.exp(eta_relapse)]
         if spec.competing:
-            eta_death = _linear("death", spec.death_covariates, priors, design)
+            eta_death = linear_predictor("death", spec.death_covariates, priors, design)
             log_hd0, cum_hd0 = _baseline("death", spec.baseline, priors, design, grid)
             hazards += [log_hd0 + eta_death, cum_hd0 * pt.exp(eta_death)]
             observed = pt.as_tensor(design.cause)

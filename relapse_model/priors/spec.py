@@ -1,7 +1,8 @@
 """Prior specification files (``priors/*.toml``): read, validate, and turn into PyMC variables.
 
 A file has sections ``cure`` (log-odds of cure), ``relapse`` (relapse hazard of the non-cured:
-baseline and log hazard ratios) and ``death`` (hazard of death without relapse). Every entry
+baseline and log hazard ratios) and ``death`` (hazard of death without relapse), or the sections of
+the multi-state pathway model (:data:`PATHWAY_STRUCTURAL`, ``priors/pathway.toml``). Every entry
 names its distribution and parameters, the scale it is on, and its source: the paper, the figure
 used and how it was converted.
 """
@@ -22,12 +23,29 @@ from relapse_model.errors import InputError, Issue
 COVARIATES = ("early_relapse", "age_per_10y", "hsct_cr1", "flt3_itd", "lsc17_z", "plsc6_z",
               "stemness_missing", "mrd_positive", "mrd_unknown", "cr2")
 RISK_GROUPS = ("favourable", "adverse", "unknown")   # "intermediate" is the reference (0)
+_WEIBULL = ("weibull_log_shape", "weibull_log_scale")
+#: Sections of the multi-state pathway model (``priors/pathway.toml``; models/pathway/build.py).
+PATHWAY_STRUCTURAL = {
+    "refractory": ("intercept", "class_sd", "study_sd", "default_effect"),
+    "early_death": ("intercept", "default_effect"),
+    "mrd": ("positive_log_odds", "unknown_log_odds"),
+    "remission_cure": ("intercept", "default_effect"),
+    "remission_relapse": _WEIBULL,
+    "remission_death": _WEIBULL,
+    "transplant": _WEIBULL,
+    "transplant_cure": ("shift", "log_months_to_transplant"),
+    "transplant_relapse": ("log_hazard_ratio",),
+    "transplant_death": _WEIBULL,
+    "refractory_death": _WEIBULL + ("second_relapse",),
+    "refractory_transplant": _WEIBULL,
+}
 STRUCTURAL = {
     "cure": ("intercept", "class_sd", "study_sd", "default_effect"),
     "relapse": ("weibull_log_shape", "weibull_log_scale", "piecewise_log_rate", "piecewise_rw_sd",
                 "class_sd", "study_sd", "default_effect"),
     "death": ("weibull_log_shape", "weibull_log_scale", "piecewise_log_rate", "piecewise_rw_sd",
               "default_effect"),
+    **PATHWAY_STRUCTURAL,
 }
 SECTIONS = tuple(STRUCTURAL)
 _ENTRY_KEYS = {"dist", "scale", "source"}

@@ -1,0 +1,197 @@
+"""The pathway model's own generative code: whole paths per parameter draw, vectorised.
+
+Arrays are (draws S, patients n, replicates K); there is no loop over patients. For each path:
+response (softmax), early-death time uniform on (0, a], MRD category of responders, cure in
+remission, Weibull times of relapse (non-cured), death and transplant from the assessment; after
+transplant a fresh cure indicator with probability logistic(eta_cure + H_R(u_s) + delta) (the
+likelihood's post-transplant cure: drawing it afresh gives the same distribution of observable
+paths as carrying the remission cure forward), relapse with hazard ratio e^gamma and the
+transplant-related death hazard; in the relapsed/refractory state death (hazard ratio e^theta
+after a second relapse) and salvage transplant. Censoring at ``censor`` (none by default).
+A Weibull time with H(t) = (t / lambda)^k e^eta is lambda (E e^-eta)^(1/k), E ~ Exp(1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from relapse_model.models.design import Design
+from relapse_model.models.pathway.build import TRANSPLANT_TIME_CENTRE
+from relapse_model.models.pathway.parameters import PathwayParameters, patient_predictors
+from relapse_model.models.pathway.paths import (CENSORED_BEFORE_ASSESSMENT, EARLY_DEATH, MRD_POSITIVE, MRD_UNKNOWN,
+                                                REFRACTORY, RESPONSE)
+
+
+@dataclass(frozen=True)
+class SimulatedPaths:
+    """Simulated paths, each array (S, n, K); times in months from relapse, NaN = not observed.
+
+    ``end`` is the time of death or of censoring; ``cured`` the latent cure (responders: the
+    remission cure, or the post-transplant cure after a transplant from remission).
+    """
+
+    assessment: np.ndarray
+    response: np.ndarray
+    mrd: np.ndarray
+    transplant: np.ndarray
+    relapse: np.ndarray
+    death: np.ndarray
+    end: np.ndarray
+    cured: np.ndarray
+
+
+def _expand(x: np.ndarray) -> np.ndarray:
+    """(S,) -> (S, 1, 1); (S, n) -> (S, n, 1)."""
+    return x[:, None, None] if x.ndim == 1 else x[:, :, None]
+
+
+def _logistic(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _weibull_time(rng, shape, log_shape, log_scale, eta=0.0):
+    e = rng.exponential(size=shape)
+    return np.exp(_expand(log_scale)) * (e * np.exp(-eta)) ** (1.0 / np.exp(_expand(log_shape)))
+
+
+def _cum_h(t, log_shape, log_scale):
+    return np.exp(np.exp(_expand(log_shape)) * (np.log(t) - _expand(log_scale)))
+
+
+def _categorical(rng, shape, eta1, eta2):
+    """Codes 0, 1, 2 with logits (0, eta1, eta2)."""
+    z = np.stack(np.broadcast_arrays(np.zeros(shape), eta1, eta2))
+    p = np.exp(z - z.max(axis=0))
+    p /= p.sum(axis=0)
+    u = rng.random(shape)
+    return np.where(u < p[0], 0, np.where(u < p[0] + p[1], 1, 2))
+
+
+def _remission(rng, params, shape, eta_c, mrd):
+    """Cure, then (relapse, death, transplant) times from the assessment, and the cure logit."""
+    mrd_effect = params.remission_cure_beta[:, [params.cure_covariates.index(c)
+                                                for c in ("mrd_positive", "mrd_unknown")]]
+    eta = eta_c + _expand(mrd_effect[:, 0]) * (mrd == MRD_POSITIVE) + _expand(mrd_effect[:, 1]) * (mrd == MRD_UNKNOWN)
+    cured = rng.random(shape) < _logistic(eta)
+    w = params.weibull
+    t_r = np.where(cured, np.inf, _weibull_time(rng, shape, *w["relapse"]))
+    return cured, t_r, _weibull_time(rng, shape, *w["death"]), _weibull_time(rng, shape, *w["transplant"]), eta
+
+
+def _after_transplant(rng, params, shape, eta_c, mrd, u_s):
+    """Cure after transplant, then (relapse, death) times since transplant."""
+    w, mod = params.weibull, params.transplant_cure_modifier
+    u_s_safe = np.where(np.isfinite(u_s), u_s, TRANSPLANT_TIME_CENTRE)
+    delta = (_expand(params.transplant_cure_shift) + _expand(mod[:, 0]) * (mrd == MRD_POSITIVE)
+             + _expand(mod[:, 1]) * (mrd == MRD_UNKNOWN) + _expand(mod[:, 2]) * np.log(u_s_safe / TRANSPLANT_TIME_CENTRE))
+    eta = eta_c + _cum_h(u_s_safe, *w["relapse"]) + delta
+    cured = rng.random(shape) < _logistic(eta)
+    v_r = _weibull_time(rng, shape, *w["relapse"], eta=_expand(params.transplant_relapse_log_hr))
+    return cured, np.where(cured, np.inf, v_r), _weibull_time(rng, shape, *w["transplant_death"])
+
+
+def simulate_paths(params: PathwayParameters, design: Design, assessment: np.ndarray, *, replicates: int = 1,
+                   censor: np.ndarray | None = None, seed: int = 0) -> SimulatedPaths:
+    """Draw ``replicates`` whole paths per draw and patient.
+
+    Parameters
+    ----------
+    params : PathwayParameters
+    design : Design
+        The patients (baseline covariates; MRD columns are not used: MRD is drawn).
+    assessment : (n,) array
+        Response assessment times (months from relapse).
+    censor : array broadcastable to (S, n, K), optional
+        Censoring times (default: none).
+    seed : int
+    """
+    rng = np.random.default_rng(seed)
+    shape = (params.n_draws, design.n, replicates)
+    pp = patient_predictors(params, design)
+    a = np.broadcast_to(np.asarray(assessment, float)[None, :, None], shape)
+    response = _categorical(rng, shape, _expand(pp.eta_refractory), _expand(pp.eta_early_death))
+    mrd = np.where(response == RESPONSE, _categorical(rng, shape, _expand(params.mrd_positive_log_odds),
+                                                      _expand(params.mrd_unknown_log_odds)), -1)
+    eta_c = _expand(pp.eta_cure_without_mrd)
+    cured_r, t_r, t_d, t_t, eta_c = _remission(rng, params, shape, eta_c, mrd)
+    resp = response == RESPONSE
+    tx = resp & (t_t < t_r) & (t_t < t_d)
+    cured_t, v_r, v_d = _after_transplant(rng, params, shape, eta_c, mrd, np.where(tx, t_t, np.nan))
+    relapse = np.where(tx, np.where(v_r < v_d, a + t_t + v_r, np.nan),
+                       np.where(resp & (t_r < np.minimum(t_d, t_t)), a + t_r, np.nan))
+    death_remission = np.where(tx, np.where(v_d < v_r, a + t_t + v_d, np.nan),
+                               np.where(resp & (t_d < np.minimum(t_r, t_t)), a + t_d, np.nan))
+    transplant = np.where(tx, a + t_t, np.nan)
+    # relapsed / refractory state
+    refractory = response == REFRACTORY
+    entry = np.where(refractory, a, relapse)
+    by_relapse = np.isfinite(relapse)
+    w = params.weibull
+    w_d = _weibull_time(rng, shape, *w["rr_death"], eta=_expand(params.rr_death_second_relapse_log_hr) * by_relapse)
+    w_t = _weibull_time(rng, shape, *w["rr_transplant"])
+    in_rr = refractory | by_relapse
+    transplant = np.where(in_rr & ~tx & (w_t < w_d), entry + w_t, transplant)
+    early = a * (1.0 - rng.random(shape))
+    death = np.select([response == EARLY_DEATH, in_rr], [early, entry + w_d], death_remission)
+    cured = resp & np.where(tx, cured_t, cured_r)
+    return _censored(SimulatedPaths(a, response, mrd, transplant, relapse, death, death, cured), censor)
+
+
+def _censored(paths: SimulatedPaths, censor: np.ndarray | None) -> SimulatedPaths:
+    """Paths as observed when follow-up ends at ``censor``."""
+    if censor is None:
+        return SimulatedPaths(paths.assessment, paths.response, paths.mrd, paths.transplant, paths.relapse,
+                              paths.death, np.where(np.isfinite(paths.death), paths.death, np.inf), paths.cured)
+    c = np.broadcast_to(censor, paths.response.shape)
+    death = np.where(paths.death <= c, paths.death, np.nan)
+    unassessed = (c < paths.assessment) & ~(np.isfinite(death) & (paths.response == EARLY_DEATH))
+    return SimulatedPaths(
+        paths.assessment, np.where(unassessed, CENSORED_BEFORE_ASSESSMENT, paths.response),
+        np.where(unassessed, -1, paths.mrd), np.where(paths.transplant <= c, paths.transplant, np.nan),
+        np.where(paths.relapse <= c, paths.relapse, np.nan), death, np.where(np.isfinite(death), death, c),
+        paths.cured)
+
+
+def as_cohort_frame(paths: SimulatedPaths, covariates: pd.DataFrame, draw: int = 0, replicate: int = 0) -> pd.DataFrame:
+    """One simulated data set in the cohort schema: ``covariates`` (the template's rows, schema
+    columns) with the response, MRD, transplant and outcome columns replaced by the paths of one
+    draw and replicate; refractory disease is recorded as ``second_relapse`` at the assessment."""
+    def pick(x):
+        return x[draw, :, replicate]
+
+    frame = covariates.copy()
+    response, mrd, died = pick(paths.response), pick(paths.mrd), np.isfinite(pick(paths.death))
+    frame["response_assessment_months"] = pick(paths.assessment)
+    frame["cr2"] = pd.array(np.where(response == RESPONSE, True, np.where(response == REFRACTORY, False, None)),
+                            dtype="boolean")
+    frame["mrd_status"] = np.select([mrd == 0, mrd == 1, mrd == 2], ["negative", "positive", "unknown"], "")
+    for column in ("mrd_level_pct", "mrd_method", "mrd_timepoint", "mrd_markers"):
+        frame[column] = pd.NA
+    transplant = pick(paths.transplant)
+    frame["hsct_after_relapse"] = np.isfinite(transplant)
+    frame["hsct_after_relapse_months"] = transplant
+    second = np.where(response == REFRACTORY, pick(paths.assessment), pick(paths.relapse))
+    frame["second_relapse"] = np.isfinite(second)
+    frame["second_relapse_months"] = second
+    frame["died"] = died
+    frame["death_months"] = pick(paths.death)
+    frame["followup_months"] = np.where(died, np.nan, pick(paths.end))
+    return frame
+
+
+def simulate_cohort(params: PathwayParameters, template: pd.DataFrame, design: Design, *, seed: int = 0,
+                    followup: tuple[float, float] = (24.0, 96.0),
+                    assessment: float | np.ndarray | None = None) -> pd.DataFrame:
+    """A fake data set in the cohort schema from the first draw of ``params``: the template's
+    covariates (``template`` = its schema columns, ``design`` = its design), paths drawn by
+    :func:`simulate_paths`, administrative censoring uniform on ``followup`` months."""
+    from relapse_model.models.pathway.paths import DEFAULT_ASSESSMENT_MONTHS
+
+    rng = np.random.default_rng([seed, 1])
+    censor = rng.uniform(*followup, size=(1, design.n, 1))
+    a = np.full(design.n, DEFAULT_ASSESSMENT_MONTHS if assessment is None else assessment, dtype=float)
+    paths = simulate_paths(params.thin(1), design, a, censor=censor, seed=seed)
+    return as_cohort_frame(paths, template)
