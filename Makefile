@@ -11,7 +11,7 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 export MPLCONFIGDIR ?= $(CURDIR)/.cache/matplotlib
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test test-fast bench sbc cohorts lock clean venv
+.PHONY: demo test test-fast test-extended bench sbc cohorts lock clean venv
 
 venv: $(STAMP)
 
@@ -22,9 +22,13 @@ $(STAMP): requirements.lock pyproject.toml scripts/find-python
 		echo "make: creating $(VENV) with $$python"; \
 		"$$python" -m venv $(VENV); \
 	fi; \
+	echo "make: upgrading pip in $(VENV)"; \
 	$(PY) -m pip install -qq --upgrade pip; \
+	echo "make: installing the locked dependencies of requirements.lock (PyMC, ArviZ, scikit-survival, ...; a few minutes the first time)"; \
 	$(PY) -m pip install -qq -r requirements.lock; \
+	echo "make: installing relapse-model itself (editable)"; \
 	$(PY) -m pip install -qq --no-deps --no-build-isolation -e .; \
+	echo "make: set-up done"; \
 	mkdir -p .cache; \
 	touch $(STAMP)
 
@@ -32,7 +36,11 @@ demo: $(STAMP)
 	$(VENV)/bin/relapse-model demo
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not extended" $(PYTEST_ARGS)
+
+# The longest recovery runs (minutes each), outside the 10-minute test budget.
+test-extended: $(STAMP)
+	$(PY) -m pytest -m extended $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

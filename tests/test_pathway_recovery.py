@@ -30,6 +30,7 @@ def _truth_and_draws(model: PathwayModel) -> dict[str, tuple[float, np.ndarray]]
 
 
 @pytest.mark.slow
+@pytest.mark.extended          # about 1.5 minutes: make test-extended
 def test_parameters_are_recovered():
     cohort = fake_cohort(800, seed=21)
     start = time.time()
