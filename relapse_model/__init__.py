@@ -25,6 +25,9 @@ from relapse_model.errors import InputError  # noqa: E402
 _LAZY = {
     "load_bundled": "relapse_model.cohort.bundled",
     "RelapseModel": "relapse_model.models",
+    "ModelSpec": "relapse_model.models.spec",
+    "SamplerSpec": "relapse_model.models.spec",
+    "PathwayModel": "relapse_model.models.pathway",
     "load_trial_spec": "relapse_model.simulate.spec",
     "with_overrides": "relapse_model.simulate.spec",
     "simulate_trials": "relapse_model.simulate.engine",
