@@ -134,3 +134,18 @@ def test_stemness_missing_gene_lists_every_missing_gene(tmp_path, runner):
     assert result.exit_code == 2
     assert result.stderr.strip() == (f"error: {path}: 2 gene(s) of PLSC6 missing: SPINK2, "
                                      "FAM30A (alias KIAA0125)")
+
+
+@pytest.mark.parametrize("kind", ["priors", "trial", "report"])
+def test_toml_files_that_are_folders_or_not_utf8_are_one_line_errors(tmp_path, kind):
+    from relapse_model.priors.spec import load_priors
+    from relapse_model.report.spec import load_report_spec
+    from relapse_model.simulate.spec import load_trial_spec
+    load = {"priors": load_priors, "trial": load_trial_spec, "report": load_report_spec}[kind]
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b'name = "x"\ntitle = "caf\xe9"\n')
+    with pytest.raises(InputError, match=r"bad.toml: line 2: byte 0xe9 is not UTF-8 text") as info:
+        load(bad)
+    assert len(str(info.value).splitlines()) == 1
+    with pytest.raises(InputError, match="is a folder; give the file"):
+        load(tmp_path)

@@ -51,11 +51,9 @@ def test_publishing_replaces_only_the_previous_outputs(tmp_path):
             for name in names:
                 (staging / name).parent.mkdir(parents=True, exist_ok=True)
                 (staging / name).write_text(f"v{version}")
-            if version == 1:
-                publish_folder(staging, target, "report")
-                (target / "tables" / "mine.csv").write_text("the user's")     # added by the user
-            else:
-                publish_folder(staging, target, "report")
+            publish_folder(staging, target, "report")
+        if version == 1:
+            (target / "tables" / "mine.csv").write_text("the user's")         # added by the user
     assert (target / "report.html").read_text() == "v2" and (target / "tables" / "a.csv").read_text() == "v2"
     assert not (target / "tables" / "old.csv").exists()                   # the package's own, now stale
     assert (target / "tables" / "mine.csv").read_text() == "the user's"   # never the user's

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from relapse_model.common.toml import read_text_file
 from relapse_model.errors import InputError, Issue
 
 #: Covariates a prior may name (columns of the design matrix).
@@ -190,11 +191,7 @@ def load_priors(path: str | Path) -> PriorSet:
         each problem names the file and the key.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError.single(str(path), "file not found") from None
-    return parse_priors(text, str(path), default_name=path.stem)
+    return parse_priors(read_text_file(path), str(path), default_name=path.stem)
 
 
 def parse_priors(text: str, source: str, *, default_name: str = "priors") -> PriorSet:
