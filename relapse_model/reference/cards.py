@@ -61,9 +61,13 @@ def data_card(spec: CohortSpec, cohort: Cohort, csv_path: Path) -> str:
 
 ## What it reproduces
 
-The generative model (cure fraction after CR2, competing second relapse and death in remission,
-salvage after second relapse, covariate effects on CR2 and on cure, censoring by accrual and loss
-to follow-up) takes its parameters from `../shared/mission/published-figures.md`. The table puts
+The generative model follows the course after relapse: a response assessment 1-2 months after
+relapse (`response_assessment_months`) with early death before it, CR2 or refractory disease;
+MRD in CR2; allogeneic HSCT at a planned time if still in remission; a cure fraction after CR2,
+with second relapse and death in remission competing; salvage after second relapse; covariate
+effects on CR2 and on cure; censoring by accrual and loss to follow-up (a patient lost before
+the assessment has response, MRD and HSCT blank). Its parameters come from
+`../shared/mission/published-figures.md`. The table puts
 each published figure beside what this cohort shows (Kaplan-Meier from scikit-survival for
 survival). Accepted ranges are the published range widened by about two binomial standard errors
 at this cohort's size; `tests/test_reference_cohorts.py` checks every row.
@@ -74,6 +78,9 @@ at this cohort's size; `tests/test_reference_cohorts.py` checks every row.
 
 - Not a real series: joint distributions of covariates are simpler than in life (most covariates
   are drawn independently), and treatment (regimen) has no effect.
+- Not drawn from the pathway model the package fits (`relapse-model fit --model pathway`): here
+  cure depends on the *planned* transplant, so a fit of that model to this cohort is a test under
+  misspecification, not a recovery test (those use `relapse_model/models/pathway/simulate.py`).
 - The stemness scores are on the published weight scale only loosely: LSC17 and pLSC6 are noisy
   measures of one latent factor, shifted up in adverse and down in CBF classes.
 - MRD is measured after re-induction 1 in patients who reach CR2; some NGS results carry only

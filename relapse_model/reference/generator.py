@@ -5,17 +5,25 @@ Time origin is the first relapse; times are months. For each virtual patient:
 1. covariates at relapse: study, age, time from diagnosis to relapse, cytogenetic class,
    FLT3-ITD, NPM1, CD33, HSCT in first remission, a latent stemness factor measured (with noise,
    sometimes missing) by LSC17 and pLSC6;
-2. re-induction: early death (cause: death without relapse), else CR2 by a logistic model,
-   day-28 blasts consistent with the response;
+2. re-induction: a response assessment 1-2 months after relapse (written to
+   ``response_assessment_months``); early death before it, else CR2 by a logistic model (early
+   relapse lowers it to the published 27-44%), day-28 blasts consistent with the response;
 3. MRD after re-induction 1 in CR2 (flow, qPCR or NGS; some NGS results carried only by
    CHIP-type mutations, which are not MRD);
 4. intended HSCT after relapse (more likely in CR2), done only if the patient is alive and
    relapse-free at the planned time;
 5. in CR2: a **mixture cure model** for second relapse (logistic cure fraction with covariate
-   effects; Weibull relapse times in the non-cured) **competing** with death in remission
-   (Weibull with decreasing hazard, higher after HSCT); without CR2: refractory disease;
+   effects; Weibull relapse times in the non-cured, from the assessment) **competing** with death
+   in remission (Weibull with decreasing hazard from the assessment, higher after HSCT); without
+   CR2: refractory disease, recorded at the assessment;
 6. after a second relapse or refractory disease: a small salvage cure fraction, else death;
-7. censoring: uniform accrual, a data cut-off and loss to follow-up.
+7. censoring: uniform accrual, a data cut-off and loss to follow-up; a patient lost before the
+   assessment has no response, MRD or transplant recorded (blank, not "no").
+
+This is not the pathway model's own generative code (:mod:`relapse_model.models.pathway.simulate`):
+transplant is planned at a random time and done only if the patient is still in remission,
+and cure depends on the plan, so fitting the pathway model to these cohorts tests it under a
+data-generating process it does not share.
 
 Every effect is a parameter of :class:`GeneratorParameters`, chosen from the figures in
 ``../shared/mission/published-figures.md`` and tuned so that each bundled cohort reproduces its
@@ -82,10 +90,11 @@ class GeneratorParameters:
     p_lsc17_missing: float = 0.40
     p_plsc6_missing: float = 0.55
     # re-induction
+    response_assessment_months: tuple[float, float] = (1.0, 2.0)   # day-28 marrow to two courses
     p_early_death: float = 0.05                          # Relapsed AML 2001/01: 6%
-    cr2_rate_reference: float = 0.80                    # late relapse, intermediate, no prior HSCT
+    cr2_rate_reference: float = 0.85                    # late relapse, intermediate, no prior HSCT
     cr2_effects: dict[str, float] = field(default_factory=lambda: {
-        "early_relapse": -1.1,   # Japan AML99: CR2 88% late vs 27% early; St Jude 65% vs 44%
+        "early_relapse": -1.9,   # Japan AML99: CR2 88% late vs 27% early; St Jude 65% vs 44%
         "favourable": 0.8, "adverse": -0.5, "hsct_cr1": -1.0, "stemness_sd": -0.3})
     # MRD (measured after re-induction 1 in patients reaching CR2)
     p_mrd_measured: float = 0.85
@@ -107,7 +116,6 @@ class GeneratorParameters:
     remission_death_5y_risk: float = 0.05                # without HSCT
     remission_death_hsct_hr: float = 2.5                 # transplant-related mortality
     # after second relapse or refractory disease
-    refractory_assessment_months: tuple[float, float] = (1.0, 2.0)
     salvage_cure_after_relapse: float = 0.15              # Rasche 2021: 5-y OS 15% after 2nd relapse
     salvage_cure_refractory_hsct: float = 0.12
     salvage_cure_refractory_no_hsct: float = 0.01         # Sander 2010: no CR2, OS 3%
@@ -206,8 +214,9 @@ def _draw_covariates(rng: np.random.Generator, n: int, params: GeneratorParamete
 def _draw_reinduction(rng: np.random.Generator, n: int, params: GeneratorParameters, v: SimpleNamespace) -> None:
     """Re-induction (early death, CR2, day-28 blasts), MRD in CR2 and the intended HSCT."""
     # 2. re-induction
+    v.assessment = np.round(rng.uniform(*params.response_assessment_months, n), 2)
     v.early_death = rng.random(n) < params.p_early_death
-    v.early_death_time = rng.uniform(0.1, 1.5, n)
+    v.early_death_time = 0.1 + (v.assessment - 0.1) * rng.random(n)
     e = params.cr2_effects
     cr2_lp = (logit(params.cr2_rate_reference) + e["early_relapse"] * v.early
               + e["favourable"] * v.cbf + e["adverse"] * v.adverse + e["hsct_cr1"] * v.hsct_cr1
@@ -240,11 +249,12 @@ def _draw_course(rng: np.random.Generator, n: int, params: GeneratorParameters, 
                + c["stemness_sd"] * v.stem + c["hsct_cr1"] * v.hsct_cr1
                + c["no_hsct"] * ~v.wants_hsct + c["age_10_plus"] * (v.age >= 10.0))
     v.cured = rng.random(n) < expit(cure_lp)
-    v.relapse_time = 1.5 + params.relapse_weibull_scale_months * rng.weibull(params.relapse_weibull_shape, n)
+    v.relapse_time = v.assessment + params.relapse_weibull_scale_months * rng.weibull(params.relapse_weibull_shape, n)
     v.relapse_time[v.cured] = np.inf
-    v.remission_death = _remission_death_times(rng, n, np.where(v.wants_hsct & v.cr2, v.hsct_time, np.inf), params)
+    planned = np.where(v.wants_hsct & v.cr2, v.hsct_time - v.assessment, np.inf)
+    v.remission_death = v.assessment + _remission_death_times(rng, n, planned, params)
 
-    v.refractory_time = rng.uniform(*params.refractory_assessment_months, n)
+    v.refractory_time = v.assessment
     v.event_time = np.where(v.cr2, v.relapse_time, np.where(v.early_death, np.inf, v.refractory_time))
     v.death_first = np.where(v.cr2, v.remission_death, np.where(v.early_death, v.early_death_time, np.inf))
     v.relapsed = v.event_time < v.death_first
@@ -269,8 +279,10 @@ def _observe(rng: np.random.Generator, n: int, params: GeneratorParameters, v: S
     # 7. censoring
     entry = rng.uniform(0.0, params.accrual_months, n)
     admin = params.accrual_months + params.min_followup_months - entry
-    censor = np.minimum(admin, rng.exponential(1.0 / params.loss_to_followup_per_month, n))
+    censor = np.round(np.minimum(admin, rng.exponential(1.0 / params.loss_to_followup_per_month, n)), 2)
     died = v.death_time <= censor
+    # lost to follow-up alive before the assessment: response, MRD and transplant unknown
+    v.unassessed = ~died & (censor < v.assessment)
     second_relapse = v.relapse_obs_time <= censor
     hsct_seen = v.hsct_done & (v.hsct_time <= np.minimum(censor, v.death_time))
 
@@ -291,9 +303,10 @@ def _observe(rng: np.random.Generator, n: int, params: GeneratorParameters, v: S
         "mrd_timepoint": np.where(v.mrd["method"] != "", "reinduction1", ""),
         "mrd_markers": v.mrd["markers"],
         "hsct_cr1": _yes_no(v.hsct_cr1),
-        "cr2": _yes_no(v.cr2),
-        "day28_blasts_pct": np.round(v.blasts, 1),
-        "hsct_after_relapse": _yes_no(hsct_seen),
+        "response_assessment_months": v.assessment,   # as planned, also for early deaths and the lost
+        "cr2": np.where(v.unassessed, "", _yes_no(v.cr2)),
+        "day28_blasts_pct": np.where(v.unassessed, np.nan, np.round(v.blasts, 1)),
+        "hsct_after_relapse": np.where(v.unassessed, "", _yes_no(hsct_seen)),
         "hsct_after_relapse_months": np.where(hsct_seen, np.round(v.hsct_time, 2), np.nan),
         "regimen": regimen,
         "second_relapse": _yes_no(second_relapse),
@@ -302,7 +315,14 @@ def _observe(rng: np.random.Generator, n: int, params: GeneratorParameters, v: S
         "death_months": np.where(died, np.round(v.death_time, 2), np.nan),
         "followup_months": np.where(died, np.nan, np.round(censor, 2)),
     })
-    # rounding must not reorder events: a relapse recorded at the same time as death stays first
+    for key in ("mrd_status", "mrd_method", "mrd_timepoint", "mrd_markers"):
+        frame.loc[v.unassessed, key] = ""
+    frame.loc[v.unassessed, "mrd_level_pct"] = np.nan
+    # rounding must not reorder events: a responder's relapse or death, and a refractory patient's
+    # death, stay after the assessment; a relapse recorded at the same time as death stays first
+    after = np.round(v.assessment + 0.01, 2)
+    for key, rows in (("second_relapse_months", second_relapse & v.cr2), ("death_months", died & ~v.early_death)):
+        frame.loc[rows, key] = np.maximum(frame.loc[rows, key], after[rows])
     both = second_relapse & died
     frame.loc[both, "death_months"] = np.maximum(frame.loc[both, "death_months"],
                                                  frame.loc[both, "second_relapse_months"])

@@ -14,6 +14,7 @@ import pandas as pd
 from relapse_model.cohort.cohort import Cohort
 from relapse_model.cohort.summary import km_at
 from relapse_model.cohort.vocabulary import CBF_CLASSES
+from relapse_model.models.pathway.paths import DEFAULT_ASSESSMENT_MONTHS
 from relapse_model.scores.stemness import call_high
 
 ADVERSE_CLASSES = ("kmt2a_t9_11", "kmt2a_t10_11", "kmt2a_other", "monosomy7", "complex")
@@ -31,6 +32,18 @@ class Target:
 
 def _share(col: str) -> Callable[[Cohort], float]:
     return lambda c: float(c.data[col].astype("boolean").fillna(False).mean())
+
+
+def _share_within(col: str, c: Cohort, mask: np.ndarray) -> float:
+    return float(c.data.loc[mask, col].astype("boolean").fillna(False).mean())
+
+
+def _early_death_share(c: Cohort) -> float:
+    """Deaths at or before the response assessment (the pathway model's reading rule)."""
+    d = c.data
+    assessment = d["response_assessment_months"].fillna(DEFAULT_ASSESSMENT_MONTHS).to_numpy(dtype=float)
+    died = d["died"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    return float((died & (d["death_months"].to_numpy(dtype=float) <= assessment)).mean())
 
 
 def _gap(mask_worse: Callable[[Cohort], np.ndarray], mask_better: Callable[[Cohort], np.ndarray],
@@ -58,6 +71,12 @@ TARGETS: tuple[Target, ...] = (
            "45-55%; LAME 54%", lambda c: km_at(c, 60.0, _flag(c, "early_relapse", False))),
     Target("cr2_rate", "second complete remission (CR2)",
            "55-70% (BFM 63%, NOPHO 66%, St Jude 54%)", _share("cr2")),
+    Target("cr2_early", "CR2, relapse < 12 months from diagnosis",
+           "27% (AML99, n=71); 44% (St Jude, <= 1 y)", lambda c: _share_within("cr2", c, _flag(c, "early_relapse", True))),
+    Target("cr2_late", "CR2, relapse >= 12 months from diagnosis",
+           "88% (AML99); 65% (St Jude, > 1 y)", lambda c: _share_within("cr2", c, _flag(c, "early_relapse", False))),
+    Target("early_death", "death before the response assessment",
+           "about 6% (Relapsed AML 2001/01 interim)", lambda c: _early_death_share(c)),
     Target("hsct_rate", "allogeneic HSCT after relapse",
            "60-78% (BFM 54%, Relapsed AML 2001/01 63%)", _share("hsct_after_relapse")),
     Target("os4_cbf", "4-y OS, CBF: t(8;21) or inv(16)",
