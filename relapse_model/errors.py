@@ -68,8 +68,9 @@ class InputError(ValueError):
         """One issue per error of a pydantic ``ValidationError``, naming the dotted key."""
         issues = []
         for e in exc.errors():
-            key = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            issues.append(Issue(str(source), None, None, f"key '{key}': {e['msg'].removeprefix('Value error, ')}"))
+            key = ".".join(str(p) for p in e["loc"])
+            prefix = f"key '{key}': " if key else ""      # a whole-spec check names its keys itself
+            issues.append(Issue(str(source), None, None, prefix + e["msg"].removeprefix("Value error, ")))
         return cls(issues)
 
     def _render(self) -> str:

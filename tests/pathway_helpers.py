@@ -27,6 +27,7 @@ def true_parameters(**changes) -> PathwayParameters:
         early_death_intercept=-2.8, early_death_beta=[0.0, 0.2, 0.4, 0.0, 0.0, 0.0],
         mrd_positive_log_odds=-0.5, mrd_unknown_log_odds=-1.0,
         remission_cure_intercept=-0.3, remission_cure_beta=[-1.0, -0.2, -0.7, -0.4, -0.25, 0.0, -1.0, 0.0],
+        remission_cure_class=np.zeros(12), remission_cure_study=np.zeros(0),
         transplant_cure_shift=2.0, transplant_cure_modifier=[0.3, 0.0, 0.0],
         transplant_relapse_log_hr=0.0, rr_death_second_relapse_log_hr=-0.5,
         weibull=TRUE_WEIBULL)

@@ -452,3 +452,18 @@ def test_from_frame_takes_the_reading_keywords():
     frame = pd.DataFrame(valid_rows()).rename(columns={"age_years": "age"}).assign(lsc17=["missing", 1, 2, 3])
     cohort = Cohort.from_frame(frame, "f", columns={"age": "age_years"}, missing_values=["missing"])
     assert np.isnan(cohort.data.loc[0, "lsc17"]) and cohort.data.loc[1, "lsc17"] == 1.0
+
+
+def test_a_saved_cohort_data_reads_back_and_a_contradicting_derived_column_is_refused(tmp_path):
+    cohort = load_cohort(COHORTS / "bfm_like.csv")
+    path = tmp_path / "saved.csv"
+    cohort.data.to_csv(path, index=False)      # with the derived early_relapse, risk_group, mrd_* columns
+    again = load_cohort(path)
+    pd.testing.assert_frame_equal(again.data, cohort.data)
+    assert again.extra_columns == []
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[6, "early_relapse"] = "no" if frame.loc[6, "early_relapse"] == "True" else "yes"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"^.*saved.csv, row 8, column 'early_relapse': '(yes|no)' differs from the "
+                                         r"value the package derives \('(True|False)'\): this column is derived"):
+        load_cohort(path)

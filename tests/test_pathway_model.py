@@ -65,3 +65,98 @@ def test_fit_is_bit_reproducible_under_a_seed(fitted, cohort):
     first, second = fitted.posterior["posterior"].to_dataset(), again.posterior["posterior"].to_dataset()
     for name in first.data_vars:                 # values, not attributes (sampling time differs)
         np.testing.assert_array_equal(first[name].to_numpy(), second[name].to_numpy(), err_msg=name)
+
+
+def test_relapse_model_with_outcome_pathway_is_the_pathway_model():
+    from relapse_model.models import RelapseModel
+
+    model = RelapseModel(outcome="pathway", stemness="plsc6")
+    assert isinstance(model, PathwayModel) and model.spec.pathway and model.stemness == "plsc6"
+    assert model.priors.name == "pathway"
+    from relapse_model.errors import InputError
+    with pytest.raises(InputError, match=r"^model specification: baseline = 'piecewise' does not apply to outcome "
+                                         r"'pathway': the pathway model's transitions have Weibull hazards$"):
+        RelapseModel(outcome="pathway", baseline="piecewise")
+    with pytest.raises(InputError, match=r"default.toml: no section\(s\) \[refractory\].*needs priors like "
+                                         r"priors/pathway.toml"):
+        RelapseModel("priors/default.toml", outcome="pathway")
+    with pytest.raises(InputError, match="PathwayModel fits outcome 'pathway', not 'competing'"):
+        PathwayModel(outcome="competing")
+
+
+def test_save_and_load_round_trip_and_effect_table(fitted, cohort, tmp_path):
+    from relapse_model.errors import InputError
+    from relapse_model.models import RelapseModel
+
+    path = fitted.save(tmp_path / "pathway.nc")
+    loaded = RelapseModel.load(path, cohort=cohort)
+    assert isinstance(loaded, PathwayModel) and loaded.spec == fitted.spec and loaded.sampler == fitted.sampler
+    few = cohort.subset(np.arange(N) < 3)
+    a = fitted.predict(few, times=[6, 24], replicates=50, max_draws=20)
+    b = loaded.predict(few, times=[6, 24], replicates=50, max_draws=20)
+    for name in a.data_vars:
+        np.testing.assert_array_equal(a[name].to_numpy(), b[name].to_numpy(), err_msg=name)
+    with pytest.raises(InputError, match="differs from the one the fit was made with"):
+        PathwayModel.load(path, cohort=cohort.subset(np.arange(N) < 10))
+    effects = loaded.hazard_ratios()
+    assert {"term", "covariate", "scale", "posterior_median", "prior_median"} <= set(effects.columns)
+    assert (effects["posterior_lower"] <= effects["posterior_median"]).all()
+    assert (effects["posterior_median"] <= effects["posterior_upper"]).all()
+    assert {"refractory", "early_death", "remission_cure", "transplant_cure", "transplant_relapse"} <= set(effects.term)
+    classes = effects[effects.covariate.str.startswith("cytogenetics: ")]
+    assert set(classes.term) == {"refractory", "remission_cure"} and len(classes) == 24
+
+
+def test_landmark_prediction_from_the_posterior(fitted, cohort):
+    ds = fitted.predict(cohort, times=[24, 60], landmark=12.0, replicates=20, max_draws=20, seed=3)
+    states = ds["landmark_state"].to_numpy()
+    predicted = ~np.isin(states, ["dead", "censored"])
+    assert predicted.any() and (~predicted).any()
+    os_ = ds["overall_survival"].sel(estimate="mean").to_numpy()
+    assert np.isfinite(os_[predicted]).all() and np.isnan(os_[~predicted]).all()
+    efs = ds["event_free_survival"].sel(estimate="mean").to_numpy()
+    assert (efs[states == "relapsed_refractory"] == 0).all()
+    assert (efs[predicted] <= os_[predicted] + 1e-12).all()
+    hsct = ds["hsct_probability"].sel(estimate="mean").to_numpy()
+    assert (hsct[states == "transplanted"] == 1).all()
+    with pytest.raises(Exception, match="later than the landmark"):
+        fitted.predict(cohort, times=[6, 24], landmark=12.0)
+
+
+def test_command_line_predicts_from_a_landmark(fitted, cohort, tmp_path, runner):
+    import pandas as pd
+
+    from relapse_model.cli import main
+
+    fit_path = fitted.save(tmp_path / "pathway.nc")
+    patients = tmp_path / "patients.csv"
+    cohort.data.to_csv(patients, index=False)
+    out = tmp_path / "landmark.csv"
+    result = runner.invoke(main, ["predict", str(fit_path), str(patients), "--landmark", "12", "--horizons", "24,60",
+                                  "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert set(frame["quantity"]) == {"response", "refractory", "early_death", "transplant", "efs", "os", "relapse",
+                                      "cure"}
+    assert frame["patient"].nunique() == N and set(frame["landmark_state"]) >= {"dead", "transplanted"}
+    dead = frame[frame["landmark_state"] == "dead"]
+    assert dead["mean"].isna().all()
+    result = runner.invoke(main, ["predict", str(fit_path), str(patients), "--conditional-on-survival-to", "12",
+                                  "--horizons", "24", "--out", str(out)])
+    assert result.exit_code == 2 and "condition on the path so far with --landmark" in result.stderr
+
+
+def test_fit_refuses_a_cohort_without_the_pathway_columns(tmp_path, runner):
+    from relapse_model.cli import main
+
+    frame = fake_cohort(30, seed=1).data.drop(columns=["cr2", "hsct_after_relapse", "hsct_after_relapse_months"])
+    path = tmp_path / "no_pathway.csv"
+    frame.to_csv(path, index=False)
+    result = runner.invoke(main, ["fit", str(path), "--model", "pathway", "--out", str(tmp_path / "f.nc")])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"error: {path}: the pathway model needs column(s) cr2, hsct_after_relapse, "
+                                     "hsct_after_relapse_months (response to re-induction, HSCT after relapse and its "
+                                     "time); without them use --model competing")
+    result = runner.invoke(main, ["fit", str(path), "--model", "pathway", "--baseline", "piecewise",
+                                  "--out", str(tmp_path / "f.nc")])
+    assert result.exit_code == 2 and "does not apply to outcome 'pathway'" in result.stderr

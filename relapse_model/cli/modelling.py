@@ -55,10 +55,11 @@ def fit_json(model, checks: pd.DataFrame) -> dict:
 @click.argument("cohort", type=click.Path(path_type=Path))
 @cohort_input_options
 @click.option("--priors", "priors_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Priors file (default: priors/default.toml).")
+              default=None, help="Priors file (default: priors/default.toml; priors/pathway.toml for --model pathway).")
 @click.option("--model", "outcome", type=click.Choice(choices(ModelSpec, "outcome")),
               default=default(ModelSpec, "outcome"), show_default=True,
-              help="competing: relapse vs death without relapse; cure: one endpoint.")
+              help="competing: relapse vs death without relapse; cure: one endpoint; pathway: the course after "
+                   "relapse (response, MRD, transplant, cure, second relapse, death) as one multi-state model.")
 @click.option("--endpoint", type=click.Choice(choices(ModelSpec, "endpoint")), default=default(ModelSpec, "endpoint"),
               show_default=True, help="Endpoint of --model cure.")
 @click.option("--baseline", type=click.Choice(choices(ModelSpec, "baseline")), default=default(ModelSpec, "baseline"),
@@ -90,22 +91,24 @@ def fit(cohort: Path, reading: dict, priors_path: Path | None, outcome: str, end
     \b
     Examples:
       relapse-model fit cohorts/cog_like.csv --out fits/cog.nc --seed 1
+      relapse-model fit cohorts/cog_like.csv --model pathway --out fits/cog_pathway.nc --seed 1
       relapse-model fit cohorts/cog_like.csv --priors priors/weak.toml --baseline piecewise \\
           --out fits/cog_piecewise.nc --seed 1 --strict
       relapse-model fit my_cohort.csv --out fit.nc --json > fit.json
     """
     from relapse_model.cohort import load_cohort
-    from relapse_model.common.paths import DEFAULT_PRIORS
     from relapse_model.models import RelapseModel
 
     c = load_cohort(cohort, **reading_keywords(reading))
     if quiet or as_json:
         quiet_sampler_logs()
-    spec = parse_model_spec({"outcome": outcome, "endpoint": endpoint, "baseline": baseline, "cure": not no_cure,
-                             "stemness": stemness}, "fit")
+    settings = {"endpoint": endpoint, "baseline": baseline, "cure": not no_cure, "stemness": stemness}
+    # options left at their defaults are not settings the user chose (the pathway model refuses some)
+    chosen = {k: v for k, v in settings.items() if v != default(ModelSpec, k)}
+    spec = parse_model_spec({"outcome": outcome, **chosen}, "fit")
     sampler = parse_sampler_spec({"draws": draws, "tune": tune, "chains": chains, "random_seed": seed,
                                   "target_accept": target_accept}, "fit")
-    model = RelapseModel(priors_path or DEFAULT_PRIORS, spec).fit(c, sampler, progressbar=not (quiet or as_json))
+    model = RelapseModel(priors_path, spec).fit(c, sampler, progressbar=not (quiet or as_json))
     checks = model.check()
     passed = warn_failed_fit(model, checks)
     path = model.save(out_path)
@@ -116,6 +119,21 @@ def fit(cohort: Path, reading: dict, priors_path: Path | None, outcome: str, end
             print_fit(model, checks)
         out.print(f"wrote {path}", markup=False)
     finish(passed, strict)
+
+
+def _check_predict_options(fit_path: Path, pathway: bool, conditional: float | None, landmark: float | None,
+                           horizons: list[float]) -> None:
+    if pathway and conditional is not None:
+        raise InputError.single("--conditional-on-survival-to", f"{fit_path} is a pathway fit: condition on the path "
+                                "so far with --landmark instead")
+    if not pathway and landmark is not None:
+        raise InputError.single("--landmark", f"{fit_path} is a one-step fit: --landmark needs a pathway fit "
+                                "(relapse-model fit --model pathway); use --conditional-on-survival-to")
+    if landmark is not None:
+        if not (math.isfinite(landmark) and landmark >= 0):
+            raise InputError.single("--landmark", f"{landmark:g} is not a time: give months >= 0")
+        if any(h <= landmark for h in horizons):
+            raise InputError.single("--horizons", f"every horizon must be later than the landmark ({landmark:g})")
 
 
 def parse_horizons(text: str) -> list[float]:
@@ -141,6 +159,32 @@ def _prediction_frame(ds) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+#: The pathway model's predictions as CSV quantities: variable -> (quantity, how it is selected).
+PATHWAY_QUANTITIES = (("response_probability", "response"), ("hsct_probability", "transplant"),
+                      ("event_free_survival", "efs"), ("overall_survival", "os"), ("relapse_incidence", "relapse"),
+                      ("cure_probability", "cure"))
+
+
+def _pathway_prediction_frame(ds) -> pd.DataFrame:
+    """One row per patient, quantity and horizon (response categories, transplant, EFS, OS,
+    relapse, cure), with the landmark state when predictions are given the path so far."""
+    rows = []
+    for name, quantity in PATHWAY_QUANTITIES:
+        da = ds[name]
+        frame = pd.DataFrame({est: da.sel(estimate=est, drop=True).to_series() for est in ("mean", "lower", "upper")})
+        frame = frame.reset_index()
+        if "response" in frame:
+            frame["quantity"] = frame.pop("response")
+        else:
+            frame["quantity"] = quantity
+        frame["horizon"] = frame.pop("time") if "time" in frame else float("nan")
+        rows.append(frame[["patient", "quantity", "horizon", "mean", "lower", "upper"]])
+    out = pd.concat(rows, ignore_index=True)
+    if "landmark_state" in ds:
+        out.insert(1, "landmark_state", out["patient"].map(ds["landmark_state"].to_series()))
+    return out
+
+
 @click.command()
 @click.argument("fit_path", metavar="FIT", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("patients", type=click.Path(path_type=Path))
@@ -148,36 +192,51 @@ def _prediction_frame(ds) -> pd.DataFrame:
 @click.option("--horizons", default="12,36,60", show_default=True, help="Months since first relapse.")
 @click.option("--conditional-on-survival-to", "--conditional-on", "conditional", type=float, default=None,
               help="Condition on being event-free at this many months (the API's conditional_on_survival_to).")
+@click.option("--landmark", type=float, default=None,
+              help="Pathway fits: predict from each patient's observed state at this month (PATIENTS then "
+                   "needs the outcome columns: response, transplant, relapse, follow-up).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="CSV (one row per patient, horizon and quantity) or NetCDF (.nc).")
 @quiet_option
 @json_option
 @strict_option
-def predict(fit_path: Path, patients: Path, reading: dict, horizons: str, conditional: float | None, out_path: Path,
-            quiet: bool, as_json: bool, strict: bool) -> None:
-    """Per-patient posterior probabilities of relapse, event-free survival and cure.
+def predict(fit_path: Path, patients: Path, reading: dict, horizons: str, conditional: float | None,
+            landmark: float | None, out_path: Path, quiet: bool, as_json: bool, strict: bool) -> None:
+    """Per-patient posterior probabilities of relapse, event-free survival and cure (and, for a
+    pathway fit, of response, transplant and overall survival, at relapse or from a landmark).
 
-    PATIENTS has the cohort columns; outcome columns may be left out.
+    PATIENTS has the cohort columns; outcome columns may be left out, except with --landmark.
 
     \b
     Examples:
       relapse-model predict fits/cog.nc new_patients.csv --horizons 12,36,60 --out risk.csv
       relapse-model predict fits/cog.nc new_patients.csv --conditional-on-survival-to 12 --horizons 36,60 --out risk.nc
+      relapse-model predict fits/cog_pathway.nc cohorts/cog_like.csv --landmark 6 --horizons 12,36,60 --out lm.csv
     """
-    from relapse_model.cohort import load_patients
+    from relapse_model.cohort import load_cohort, load_patients
     from relapse_model.models import RelapseModel
 
     hs = parse_horizons(horizons)
     if conditional is not None and not (math.isfinite(conditional) and conditional >= 0):
         raise InputError.single("--conditional-on-survival-to", f"{conditional:g} is not a time: give months >= 0")
     model = RelapseModel.load(fit_path)
+    pathway = model.spec.pathway
+    _check_predict_options(fit_path, pathway, conditional, landmark, hs)
     passed = warn_failed_fit(model)
-    result = model.predict(load_patients(patients, **reading_keywords(reading)), hs, conditional_on_survival_to=conditional)
+    reader = load_cohort if landmark is not None else load_patients
+    cohort = reader(patients, **reading_keywords(reading))
+    if pathway:
+        with StageProgress(1, quiet or as_json) as progress:
+            progress.step(f"simulating paths of {len(cohort)} patients")
+            result = model.predict(cohort, hs, landmark=landmark)
+    else:
+        result = model.predict(cohort, hs, conditional_on_survival_to=conditional)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if out_path.suffix.lower() == ".nc":
         result.to_netcdf(out_path, engine="h5netcdf")
     else:
-        _prediction_frame(result).to_csv(out_path, index=False, lineterminator="\n")
+        frame = _pathway_prediction_frame(result) if pathway else _prediction_frame(result)
+        frame.to_csv(out_path, index=False, lineterminator="\n")
     if as_json:
         print_json({"file": str(out_path), "patients": int(result.sizes["patient"]), "horizons": hs,
                     "fit_passed_diagnostics": passed})

@@ -15,6 +15,12 @@ from relapse_model.cohort.reading import ColumnMap, frame_as_text, read_table
 from relapse_model.cohort.schema import COLUMNS, EARLY_RELAPSE_MONTHS
 from relapse_model.cohort.validation import validate_table
 from relapse_model.cohort.vocabulary import RISK_GROUP_OF, RISK_GROUPS
+from relapse_model.errors import InputError, Issue
+
+#: Columns the package derives; an input column of the same name must agree with them.
+DERIVED_COLUMNS = ("early_relapse", "risk_group", "mrd_positive", "mrd_reason")
+_TRUTH = {"true": "true", "yes": "true", "1": "true", "1.0": "true", "false": "false", "no": "false", "0": "false",
+          "0.0": "false"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,9 @@ class Cohort:
         }, index=data.index)
         mrd = interpret_mrd(data, mrd_rules)
         n_schema = len(COLUMNS)
-        data = pd.concat([data.iloc[:, :n_schema], derived, mrd, data.iloc[:, n_schema:]], axis=1)
+        ours = pd.concat([derived, mrd], axis=1)
+        extras = _without_derived_copies(data.iloc[:, n_schema:], ours, source, row_offset)
+        data = pd.concat([data.iloc[:, :n_schema], ours, extras], axis=1)
         return cls(data=data, source=source, mrd_rules=mrd_rules, supplied_columns=supplied)
 
     def __len__(self) -> int:
@@ -99,6 +107,28 @@ class Cohort:
     def recorded(self, column: str) -> bool:
         """Whether the input had the schema column ``column`` (True when not known)."""
         return self.supplied_columns is None or column in self.supplied_columns
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    text = values.astype("string").fillna("").str.strip().str.lower()
+    return text.map(lambda v: _TRUTH.get(v, v))
+
+
+def _without_derived_copies(extras: pd.DataFrame, ours: pd.DataFrame, source: str,
+                            row_offset: int | np.ndarray) -> pd.DataFrame:
+    """Drop input columns named like a derived column when they hold the derived values (a saved
+    ``Cohort.data`` reads back); refuse them, naming the rows, when they differ."""
+    issues = []
+    for name in [c for c in DERIVED_COLUMNS if c in extras.columns]:
+        differs = (_as_text(extras[name]) != _as_text(ours[name])).to_numpy()
+        rows = np.flatnonzero(differs)
+        numbers = (np.asarray(row_offset)[rows] if np.ndim(row_offset) else rows + row_offset)
+        issues += [Issue(source, int(r), name, f"'{extras[name].iloc[i]}' differs from the value the package derives "
+                         f"('{ours[name].iloc[i]}'): this column is derived from the schema columns; rename yours")
+                   for i, r in zip(rows, numbers)]
+    if issues:
+        raise InputError(issues)
+    return extras.drop(columns=[c for c in DERIVED_COLUMNS if c in extras.columns])
 
 
 def load_cohort(path: str | Path, *, mrd_rules: MRDRules | None = None,

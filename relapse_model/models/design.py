@@ -12,7 +12,7 @@ counted by ``relapse-model validate``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,14 @@ class Design:
 
     def column(self, name: str) -> np.ndarray:
         return self.X[:, self.covariates.index(name)]
+
+    def rows(self, index: np.ndarray) -> Design:
+        """The design of some patients (``index`` into the rows)."""
+        def pick(x):
+            return None if x is None else x[index]
+
+        return replace(self, X=self.X[index], class_index=self.class_index[index], study_index=self.study_index[index],
+                       time=pick(self.time), event=pick(self.event), cause=pick(self.cause))
 
 
 #: What each design column means, as figures and tables show it.

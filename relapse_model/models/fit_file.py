@@ -9,12 +9,19 @@ refused in one line instead of moving predictions silently.
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from relapse_model import __version__
+from relapse_model.cohort.cohort import Cohort
 from relapse_model.errors import InputError
+from relapse_model.models.design import Standardisation
+from relapse_model.models.spec import ModelSpec, SamplerSpec, parse_model_spec, parse_sampler_spec, spec_json
+from relapse_model.priors.spec import PriorSet, load_priors, parse_priors
 
 GROUPS = ("posterior", "sample_stats", "log_likelihood")
 HASH_KEY = "content_hash"
@@ -61,3 +68,104 @@ def verify(tree: xr.DataTree, path: Path) -> None:
     for name, var in tree["posterior"].to_dataset().data_vars.items():
         if not np.all(np.isfinite(var.values)):
             raise InputError.single(str(path), f"posterior variable '{name}' holds non-finite draws: refit the model")
+
+
+# --- provenance: what a fit was made from, and the checks on load ----------------------------
+
+#: Attributes every saved fit carries (besides the content hash).
+PROVENANCE_KEYS = ("fit_hash", "model_spec", "sampler_spec", "priors_text", "relapse_model_version", "data_hash")
+
+
+def sha256(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
+
+
+def cohort_hash(cohort: Cohort) -> str:
+    """Hash of the validated data (independent of file format and column order of extras)."""
+    frame = cohort.data.drop(columns=cohort.extra_columns)
+    return sha256(frame.to_csv(index=False, lineterminator="\n"))
+
+
+def fit_hash(attrs: dict) -> str:
+    """Hash of what determines a fit: package version, model specification, priors and data."""
+    return sha256("\n".join(str(attrs[k]) for k in ("relapse_model_version", "model_spec", "priors_hash",
+                                                     "data_hash")))
+
+
+def stamp_provenance(tree: xr.DataTree, *, spec: ModelSpec, sampler: SamplerSpec, priors: PriorSet,
+                     data_hash: str, standardisation: Standardisation, studies: tuple[str, ...]) -> None:
+    """Record in ``tree.attrs`` what the fit was made from (read back by :func:`read_fit`)."""
+    attrs = tree.attrs
+    attrs.update({
+        "relapse_model_version": __version__,
+        "model_spec": spec_json(spec),
+        "sampler_spec": spec_json(sampler),
+        "priors_text": priors.text,
+        "priors_path": priors.path,
+        "priors_hash": sha256(priors.text),
+        "data_hash": data_hash,
+        "standardisation": json.dumps(asdict(standardisation), sort_keys=True),
+        "studies": json.dumps(list(studies)),
+    })
+    attrs["fit_hash"] = fit_hash(attrs)
+
+
+def write_fit(tree: xr.DataTree, path: str | Path) -> Path:
+    """Write a fit as NetCDF with its content hash."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp(tree)
+    tree.to_netcdf(path, engine="h5netcdf")
+    return path
+
+
+@dataclass(frozen=True)
+class SavedFit:
+    """A fit read back and checked: its tree and what it was made from."""
+
+    tree: xr.DataTree
+    priors: PriorSet
+    spec: ModelSpec
+    sampler: SamplerSpec
+    standardisation: Standardisation
+    studies: tuple[str, ...]
+    data_hash: str
+
+
+def read_fit(path: str | Path, *, cohort: Cohort | None = None, priors: str | Path | PriorSet | None = None) -> SavedFit:
+    """Read a saved fit and refuse it when it does not match.
+
+    The file's content hash must match, no posterior draw may be NaN or infinite, the package
+    version must be this one, and a ``cohort`` or ``priors`` passed here must be the ones the fit
+    was made with. Every refusal is one :class:`InputError` line naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError.single(str(path), "fit file not found")
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file to the user
+        raise InputError.single(str(path), f"not a readable fit file ({type(exc).__name__})") from None
+    verify(tree, path)
+    attrs = tree.attrs
+    if any(k not in attrs for k in PROVENANCE_KEYS):
+        raise InputError.single(str(path), "not a relapse-model fit (provenance attributes missing)")
+    if attrs["relapse_model_version"] != __version__:
+        raise InputError.single(str(path), f"fit made with relapse-model {attrs['relapse_model_version']}, "
+                                f"this is {__version__}: refit the model")
+    if fit_hash(attrs) != attrs["fit_hash"] or sha256(attrs["priors_text"]) != attrs["priors_hash"]:
+        raise InputError.single(str(path), "fit hash does not match its content (file altered?): refit the model")
+    source = attrs.get("priors_path", str(path))
+    prior_set = parse_priors(attrs["priors_text"], source, default_name=Path(source).stem)
+    if priors is not None:
+        given = priors if isinstance(priors, PriorSet) else load_priors(priors)
+        if sha256(given.text) != attrs["priors_hash"]:
+            raise InputError.single(str(getattr(given, "path", priors)), "these priors differ from "
+                                    "the ones the fit was made with: refit, or load without priors=")
+    if cohort is not None and cohort_hash(cohort) != attrs["data_hash"]:
+        raise InputError.single(cohort.source, "this cohort differs from the one the fit was made "
+                                "with: refit, or load without cohort=")
+    return SavedFit(tree, prior_set, parse_model_spec(attrs["model_spec"], f"{path}: model_spec"),
+                    parse_sampler_spec(attrs["sampler_spec"], f"{path}: sampler_spec"),
+                    Standardisation(**json.loads(attrs["standardisation"])), tuple(json.loads(attrs["studies"])),
+                    attrs["data_hash"])

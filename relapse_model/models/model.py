@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +10,6 @@ import pandas as pd
 import xarray as xr
 from pydantic import BaseModel
 
-from relapse_model import __version__
 from relapse_model.cohort.cohort import Cohort
 from relapse_model.common.intervals import estimate_coords, summarise_draws
 from relapse_model.common.paths import DEFAULT_PRIORS
@@ -23,22 +19,12 @@ from relapse_model.models.convergence import Thresholds, convergence_table
 from relapse_model.models.design import Design, Standardisation, build_design
 from relapse_model.models.parameters import ParameterDraws, from_posterior, from_priors
 from relapse_model.models.predict import patient_curves, summarise
-from relapse_model.models.spec import ModelSpec, SamplerSpec, default, parse_model_spec, parse_sampler_spec, spec_json
-from relapse_model.priors.spec import PriorSet, load_priors, parse_priors
+from relapse_model.models.spec import ModelSpec, SamplerSpec, default, parse_model_spec, parse_sampler_spec
+from relapse_model.priors.spec import PriorSet, load_priors
 
 
 class NotFittedError(RuntimeError):
     """A result was asked for before :meth:`RelapseModel.fit` (or :meth:`RelapseModel.load`)."""
-
-
-def _sha(text: str | bytes) -> str:
-    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
-
-
-def cohort_hash(cohort: Cohort) -> str:
-    """Hash of the validated data (independent of file format and column order of extras)."""
-    frame = cohort.data.drop(columns=cohort.extra_columns)
-    return _sha(frame.to_csv(index=False, lineterminator="\n"))
 
 
 def _with_overrides(spec: BaseModel, overrides: dict[str, Any], source: str, parse) -> Any:
@@ -54,9 +40,12 @@ class RelapseModel:
 
     Parameters
     ----------
-    priors : str, Path or PriorSet, default ``priors/default.toml``
+    priors : str, Path or PriorSet, optional
+        Default ``priors/default.toml`` (``priors/pathway.toml`` for ``outcome="pathway"``).
     spec : ModelSpec, optional
-        The model (default :class:`ModelSpec()`).
+        The model (default :class:`ModelSpec()`). With ``outcome="pathway"`` the result is a
+        :class:`~relapse_model.models.pathway.model.PathwayModel`, the multi-state model of the
+        course after relapse.
     **overrides
         Fields of :class:`~relapse_model.models.spec.ModelSpec` to change, e.g.
         ``outcome="cure", endpoint="os"``, ``baseline="piecewise"``, ``cure=False``,
@@ -71,11 +60,19 @@ class RelapseModel:
     >>> model.predict(load_bundled("bfm_like"), horizons=[12, 36, 60])  # doctest: +SKIP
     """
 
-    def __init__(self, priors: str | Path | PriorSet = DEFAULT_PRIORS, spec: ModelSpec | None = None,
+    def __new__(cls, priors: str | Path | PriorSet | None = None, spec: ModelSpec | None = None, **overrides: Any):
+        outcome = overrides.get("outcome", spec.outcome if spec is not None else None)
+        if cls is RelapseModel and outcome == "pathway":
+            # the multi-state model has its own class (models/pathway); RelapseModel is the one entry point
+            from relapse_model.models.pathway.model import PathwayModel
+            return PathwayModel(priors, spec, **overrides)
+        return super().__new__(cls)
+
+    def __init__(self, priors: str | Path | PriorSet | None = None, spec: ModelSpec | None = None,
                  **overrides: Any):
         self.spec: ModelSpec = _with_overrides(spec or ModelSpec(), overrides, "model specification",
                                                parse_model_spec)
-        self.priors: PriorSet = priors if isinstance(priors, PriorSet) else load_priors(priors)
+        self.priors: PriorSet = priors if isinstance(priors, PriorSet) else load_priors(priors or DEFAULT_PRIORS)
         self.sampler: SamplerSpec | None = None
         self._posterior: xr.DataTree | None = None
         self._design: Design | None = None
@@ -143,7 +140,7 @@ class RelapseModel:
         design = self.design(cohort)
         self._check_terms(design.covariates)
         self._sample_design(design, sampling, progressbar)
-        self._cohort, self._data_hash = cohort, cohort_hash(cohort)
+        self._cohort, self._data_hash = cohort, fit_file.cohort_hash(cohort)
         self._stamp()
         return self
 
@@ -181,7 +178,7 @@ class RelapseModel:
                         ("all",), Standardisation(), np.maximum(np.asarray(time, float), 1e-3), event_arr, cause_arr)
         self._sample_design(design, sampling, progressbar)
         self._cohort = None
-        self._data_hash = _sha(np.column_stack([design.X, design.time, event_arr]).tobytes())
+        self._data_hash = fit_file.sha256(np.column_stack([design.X, design.time, event_arr]).tobytes())
         self._stamp()
         return self
 
@@ -192,24 +189,9 @@ class RelapseModel:
         self._design, self.sampler = design, sampling
 
     def _stamp(self) -> None:
-        attrs = self._posterior.attrs
-        attrs.update({
-            "relapse_model_version": __version__,
-            "model_spec": spec_json(self.spec),
-            "sampler_spec": spec_json(self.sampler),
-            "priors_text": self.priors.text,
-            "priors_path": self.priors.path,
-            "priors_hash": _sha(self.priors.text),
-            "data_hash": self._data_hash or "",
-            "standardisation": json.dumps(asdict(self._design.standardisation), sort_keys=True),
-            "studies": json.dumps(list(self._design.studies)),
-        })
-        attrs["fit_hash"] = self._fit_hash(attrs)
-
-    @staticmethod
-    def _fit_hash(attrs: dict[str, Any]) -> str:
-        return _sha("\n".join(str(attrs[k]) for k in
-                              ("relapse_model_version", "model_spec", "priors_hash", "data_hash")))
+        d = self._design
+        fit_file.stamp_provenance(self._posterior, spec=self.spec, sampler=self.sampler, priors=self.priors,
+                                  data_hash=self._data_hash or "", standardisation=d.standardisation, studies=d.studies)
 
     # --- results ---------------------------------------------------------------------------
 
@@ -337,11 +319,7 @@ class RelapseModel:
     def save(self, path: str | Path) -> Path:
         """Write the fit (posterior, diagnostics, specifications, priors, hashes) as NetCDF, with a
         content hash that :meth:`load` checks."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fit_file.stamp(self.posterior)
-        self.posterior.to_netcdf(path, engine="h5netcdf")
-        return path
+        return fit_file.write_fit(self.posterior, path)
 
     @classmethod
     def load(cls, path: str | Path, *, cohort: Cohort | None = None,
@@ -351,42 +329,18 @@ class RelapseModel:
         The file's content hash (every draw, sample statistic, log-likelihood value and
         attribute) must match, no posterior draw may be NaN or infinite, the package version
         must be this one, and a ``cohort`` or ``priors`` passed here must be the ones the fit
-        was made with.
+        was made with. A fit of the pathway model loads as a
+        :class:`~relapse_model.models.pathway.model.PathwayModel`.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise InputError.single(str(path), "fit file not found")
-        try:
-            tree = xr.open_datatree(path, engine="h5netcdf").load()
-        except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file to the user
-            raise InputError.single(str(path), f"not a readable fit file ({type(exc).__name__})") from None
-        fit_file.verify(tree, path)
-        attrs = tree.attrs
-        needed = ("fit_hash", "model_spec", "sampler_spec", "priors_text", "relapse_model_version", "data_hash")
-        if any(k not in attrs for k in needed):
-            raise InputError.single(str(path), "not a relapse-model fit (provenance attributes missing)")
-        if attrs["relapse_model_version"] != __version__:
-            raise InputError.single(str(path), f"fit made with relapse-model {attrs['relapse_model_version']}, "
-                                    f"this is {__version__}: refit the model")
-        if cls._fit_hash(attrs) != attrs["fit_hash"] or _sha(attrs["priors_text"]) != attrs["priors_hash"]:
-            raise InputError.single(str(path), "fit hash does not match its content (file altered?): refit the model")
-        source = attrs.get("priors_path", str(path))
-        prior_set = parse_priors(attrs["priors_text"], source, default_name=Path(source).stem)
-        if priors is not None:
-            given = priors if isinstance(priors, PriorSet) else load_priors(priors)
-            if _sha(given.text) != attrs["priors_hash"]:
-                raise InputError.single(str(getattr(given, "path", priors)), "these priors differ from "
-                                        "the ones the fit was made with: refit, or load without priors=")
-        model = cls(prior_set, parse_model_spec(attrs["model_spec"], f"{path}: model_spec"))
-        model.sampler = parse_sampler_spec(attrs["sampler_spec"], f"{path}: sampler_spec")
-        if cohort is not None and cohort_hash(cohort) != attrs["data_hash"]:
-            raise InputError.single(cohort.source, "this cohort differs from the one the fit was made "
-                                    "with: refit, or load without cohort=")
-        std = json.loads(attrs["standardisation"])
-        studies = tuple(json.loads(attrs["studies"]))
-        model._design = Design(np.zeros((0, 0)), (), np.zeros(0, int), np.zeros(0, int), studies,
-                               Standardisation(**std))
-        model._posterior, model._data_hash, model._cohort = tree, attrs["data_hash"], cohort
+        saved = fit_file.read_fit(path, cohort=cohort, priors=priors)
+        if saved.spec.pathway:
+            from relapse_model.models.pathway.model import PathwayModel
+            return PathwayModel.from_saved(saved, path, cohort)
+        model = cls(saved.priors, saved.spec)
+        model.sampler = saved.sampler
+        model._design = Design(np.zeros((0, 0)), (), np.zeros(0, int), np.zeros(0, int), saved.studies,
+                               saved.standardisation)
+        model._posterior, model._data_hash, model._cohort = saved.tree, saved.data_hash, cohort
         try:
             model.parameters(max_draws=1)
         except KeyError as exc:

@@ -30,9 +30,12 @@ class ModelSpec(_Frozen):
 
     Attributes
     ----------
-    outcome : {"competing", "cure"}
+    outcome : {"competing", "cure", "pathway"}
         ``competing``: cause-specific hazards of relapse and of death without relapse;
-        ``cure``: one endpoint (``endpoint``).
+        ``cure``: one endpoint (``endpoint``); ``pathway``: the multi-state model of the course
+        after relapse (:mod:`relapse_model.models.pathway`: response, MRD, transplant as a
+        time-dependent transition, cure, second relapse, death), which uses ``stemness`` and
+        ``hierarchy`` and refuses the one-step settings it has no use for.
     endpoint : {"efs", "os"}
         Endpoint of the single-event ``cure`` outcome.
     cure : bool
@@ -52,7 +55,7 @@ class ModelSpec(_Frozen):
         Cytogenetic classes nested in risk groups, and study effects (partial pooling).
     """
 
-    outcome: Literal["competing", "cure"] = "competing"
+    outcome: Literal["competing", "cure", "pathway"] = "competing"
     endpoint: Literal["efs", "os"] = "efs"
     cure: bool = True
     baseline: Literal["weibull", "piecewise"] = "weibull"
@@ -73,6 +76,9 @@ class ModelSpec(_Frozen):
                 data["stemness"] = None
             if data.get("outcome") == "cure":
                 data["death_covariates"] = ()   # the single-endpoint model has no death hazard
+            if data.get("outcome") == "pathway":
+                _check_pathway_settings(data)
+                data["death_covariates"] = ()   # each transition has its own covariates
         return data
 
     @field_validator("grid")
@@ -113,6 +119,10 @@ class ModelSpec(_Frozen):
         return self.outcome == "competing"
 
     @property
+    def pathway(self) -> bool:
+        return self.outcome == "pathway"
+
+    @property
     def endpoint_kind(self) -> str:
         """``"competing"`` for the competing-risk model, else its endpoint (``"efs"`` or ``"os"``)."""
         return "competing" if self.competing else self.endpoint
@@ -141,6 +151,30 @@ class ModelSpec(_Frozen):
 
     def to_json(self) -> str:
         return self.model_dump_json()
+
+
+#: One-step settings the pathway model has no use for, with the value it accepts and why.
+_PATHWAY_FIXED = {
+    "endpoint": ("efs", "the pathway model predicts EFS and OS together"),
+    "cure": (True, "the pathway model always has cure fractions (in remission and after transplant)"),
+    "baseline": ("weibull", "the pathway model's transitions have Weibull hazards"),
+    "include_cr2": (False, "CR2 is the pathway model's response state, not a covariate"),
+    "include_mrd": (True, "MRD is a state among responders in the pathway model"),
+    "relapse_covariates": ("all", "every transition of the pathway model has the baseline covariates"),
+    "death_covariates": ((), "every transition of the pathway model has the baseline covariates"),
+    "grid": (DEFAULT_GRID_MONTHS, "the pathway model has no piecewise baseline"),
+}
+
+
+def _check_pathway_settings(data: dict[str, Any]) -> None:
+    for key, (accepted, why) in _PATHWAY_FIXED.items():
+        if key not in data:
+            continue
+        value = data[key]
+        value = tuple(value) if isinstance(value, list) else value
+        same = value == accepted or (key == "death_covariates" and tuple(value) in ((), ("hsct_cr1", "age_per_10y")))
+        if not same:
+            raise ValueError(f"{key} = {data[key]!r} does not apply to outcome 'pathway': {why}")
 
 
 class SamplerSpec(_Frozen):

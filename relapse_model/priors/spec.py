@@ -30,7 +30,7 @@ PATHWAY_STRUCTURAL = {
     "refractory": ("intercept", "class_sd", "study_sd", "default_effect"),
     "early_death": ("intercept", "default_effect"),
     "mrd": ("positive_log_odds", "unknown_log_odds"),
-    "remission_cure": ("intercept", "default_effect"),
+    "remission_cure": ("intercept", "class_sd", "study_sd", "default_effect"),
     "remission_relapse": _WEIBULL,
     "remission_death": _WEIBULL,
     "transplant": _WEIBULL,
@@ -173,6 +173,11 @@ class PriorSet:
 
     def __contains__(self, key: tuple[str, str]) -> bool:
         return key in self.entries
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """The sections this file gives priors for, in file order."""
+        return tuple(dict.fromkeys(section for section, _ in self.entries))
 
     def table(self) -> list[dict[str, Any]]:
         """Every prior as a row: section, key, distribution, parameters, scale, source."""

@@ -15,8 +15,8 @@ not credited with a benefit that is only survival to transplant: no immortal-tim
 Transitions and their predictors (equations in :mod:`relapse_model.models.pathway.likelihood`):
 response (multinomial logit: refractory and early death vs response, with the baseline
 covariates; cytogenetic class in risk group and study on the refractory logit), MRD category
-among responders, remission (cure on relapse with the covariates and MRD; Weibull relapse, death
-and transplant hazards), post-transplant (cure shift delta with MRD and time-to-transplant
+among responders, remission (cure on relapse with the covariates, MRD, and class in risk group
+and study; Weibull relapse, death and transplant hazards), post-transplant (cure shift delta with MRD and time-to-transplant
 modifiers, relapse log hazard ratio gamma, own death baseline), relapsed/refractory (death, with
 a log hazard ratio for a second relapse vs refractory disease; salvage transplant). All
 coefficients are non-centred. Each patient's whole path is one term of ``pathway``, the
@@ -117,6 +117,8 @@ def build_pathway_model(data: PathwayData, priors: PriorSet, *, hierarchy: bool 
         eta_n, eta_e, mrd = _response_predictors(data, priors, hierarchy)
         eta_c = priors["remission_cure", "intercept"].variable("remission_cure_intercept") + linear_predictor(
             "remission_cure", design.covariates, priors, design)
+        if hierarchy:
+            eta_c = eta_c + class_and_study("remission_cure", priors, design)
         w = {name: _weibull(name, section, priors) for name, section in WEIBULLS.items()}
         delta, gamma = _transplant_effects(data, priors)
         theta = priors["refractory_death", "second_relapse"].variable("rr_death_second_relapse_log_hr")

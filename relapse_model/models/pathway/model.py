@@ -11,20 +11,33 @@ import xarray as xr
 
 from relapse_model.cohort.cohort import Cohort
 from relapse_model.common.paths import PATHWAY_PRIORS
+from relapse_model.errors import InputError
+from relapse_model.models import fit_file
 from relapse_model.models.convergence import Thresholds, convergence_table
 from relapse_model.models.design import Design, build_design
 from relapse_model.models.model import NotFittedError, _sample, _with_overrides
 from relapse_model.models.pathway.build import PathwayData, build_pathway_model
 from relapse_model.models.pathway.likelihood import sojourns
-from relapse_model.models.pathway.parameters import PathwayParameters, from_posterior, patient_predictors
+from relapse_model.models.pathway.parameters import PathwayParameters, from_posterior
 from relapse_model.models.pathway.paths import DEFAULT_ASSESSMENT_MONTHS, observed_paths
-from relapse_model.models.pathway.predict import curves, summarise
+from relapse_model.models.pathway.landmark import landmark_states
+from relapse_model.models.pathway.predict import predict_draws, summarise
 from relapse_model.models.pathway.simulate import SimulatedPaths, simulate_paths
-from relapse_model.models.spec import SamplerSpec, parse_sampler_spec
+from relapse_model.models.spec import ModelSpec, SamplerSpec, parse_model_spec, parse_sampler_spec
 from relapse_model.priors.spec import PriorSet, load_priors
 
 #: Default prediction grid (months from relapse).
 DEFAULT_TIMES = tuple(float(t) for t in np.arange(0.0, 61.0, 3.0))
+#: Sections a priors file must have for the pathway model.
+PATHWAY_SECTIONS = ("refractory", "early_death", "mrd", "remission_cure", "transplant_cure", "transplant_relapse",
+                    "refractory_death")
+
+
+def _check_priors(priors: PriorSet) -> None:
+    missing = [k for k in PATHWAY_SECTIONS if k not in priors.sections]
+    if missing:
+        raise InputError.single(priors.path or priors.name, f"no section(s) {', '.join(f'[{k}]' for k in missing)}: "
+                                "the pathway model needs priors like priors/pathway.toml")
 
 
 class PathwayModel:
@@ -33,10 +46,14 @@ class PathwayModel:
     Parameters
     ----------
     priors : str, Path or PriorSet, default ``priors/pathway.toml``
-    stemness : {"lsc17", "plsc6", None}
-        Stemness score among the baseline covariates.
-    hierarchy : bool
-        Cytogenetic classes nested in risk groups, and study effects, on the refractory logit.
+    spec : ModelSpec, optional
+        ``outcome="pathway"`` (the default here); of its other settings the pathway model uses
+        ``stemness`` (the score among the baseline covariates) and ``hierarchy`` (cytogenetic
+        classes nested in risk groups, and study effects, on the refractory and the cure logits).
+    **overrides
+        Fields of :class:`ModelSpec` to change, e.g. ``stemness="plsc6"``, ``hierarchy=False``.
+
+    ``RelapseModel(outcome="pathway")`` and ``RelapseModel.load`` of a pathway fit give this class.
 
     Examples
     --------
@@ -44,13 +61,33 @@ class PathwayModel:
     >>> model.predict(new_patients, times=[0, 6, 12, 24, 60])            # doctest: +SKIP
     """
 
-    def __init__(self, priors: str | Path | PriorSet = PATHWAY_PRIORS, *, stemness: str | None = "lsc17",
-                 hierarchy: bool = True):
-        self.priors = priors if isinstance(priors, PriorSet) else load_priors(priors)
-        self.stemness, self.hierarchy = stemness, hierarchy
+    def __init__(self, priors: str | Path | PriorSet | None = None, spec: ModelSpec | None = None,
+                 **overrides: Any):
+        spec = _with_overrides(spec or ModelSpec(outcome="pathway"), overrides, "model specification",
+                               parse_model_spec)
+        if not spec.pathway:
+            raise InputError.single("model specification", f"PathwayModel fits outcome 'pathway', not "
+                                    f"'{spec.outcome}': use RelapseModel(outcome='{spec.outcome}')")
+        self.spec: ModelSpec = spec
+        self.priors = priors if isinstance(priors, PriorSet) else load_priors(priors or PATHWAY_PRIORS)
+        _check_priors(self.priors)
         self.sampler: SamplerSpec | None = None
         self._posterior: xr.DataTree | None = None
         self._design: Design | None = None
+        self._data_hash: str | None = None
+        self._cohort: Cohort | None = None
+
+    @property
+    def stemness(self) -> str | None:
+        return self.spec.stemness
+
+    @property
+    def hierarchy(self) -> bool:
+        return self.spec.hierarchy
+
+    @property
+    def endpoint(self) -> str:
+        return "pathway"
 
     def __repr__(self) -> str:
         state = "fitted" if self._posterior is not None else "not fitted"
@@ -84,18 +121,66 @@ class PathwayModel:
         model = build_pathway_model(data, self.priors, hierarchy=self.hierarchy)
         self._posterior = _sample(model, sampling, progressbar)
         self._design, self.sampler = data.design, sampling
+        self._cohort, self._data_hash = cohort, fit_file.cohort_hash(cohort)
+        fit_file.stamp_provenance(self._posterior, spec=self.spec, sampler=sampling, priors=self.priors,
+                                  data_hash=self._data_hash, standardisation=data.design.standardisation,
+                                  studies=data.design.studies)
         return self
 
     @property
     def posterior(self) -> xr.DataTree:
         """The fitted DataTree (posterior, sample_stats, log_likelihood with one term per patient)."""
         if self._posterior is None:
-            raise NotFittedError("this PathwayModel has no posterior yet: call fit(cohort) first")
+            raise NotFittedError("this PathwayModel has no posterior yet: call fit(cohort) first "
+                                 "(or RelapseModel.load(path) for a saved fit)")
         return self._posterior
 
     def check(self, thresholds: Thresholds | None = None) -> pd.DataFrame:
         """Convergence diagnostics with pass/fail (R-hat, bulk and tail ESS, divergences, E-BFMI)."""
         return convergence_table(self.posterior, thresholds)
+
+    @property
+    def passed_checks(self) -> bool:
+        """True when every convergence diagnostic passed."""
+        return bool(self.check()["passed"].all())
+
+    def hazard_ratios(self, interval: float = 0.95) -> pd.DataFrame:
+        """Every transition effect on its natural scale (odds ratios of refractory disease, early
+        death and cure; the transplant's odds ratio of cure and hazard ratio of relapse; the
+        hazard ratio of death after a second relapse), posterior median and interval beside the
+        prior's. Same columns as :meth:`RelapseModel.hazard_ratios`."""
+        from relapse_model.models.pathway.effects import pathway_effect_table
+        return pathway_effect_table(self.posterior["posterior"].to_dataset(), self.priors, hierarchy=self.hierarchy,
+                                    interval=interval)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fit as NetCDF with its provenance and content hash (read back by
+        :meth:`RelapseModel.load` or :meth:`load`)."""
+        return fit_file.write_fit(self.posterior, path)
+
+    @classmethod
+    def load(cls, path: str | Path, *, cohort: Cohort | None = None,
+             priors: str | Path | PriorSet | None = None) -> PathwayModel:
+        """Load a saved pathway fit, with the checks of :func:`relapse_model.models.fit_file.read_fit`."""
+        saved = fit_file.read_fit(path, cohort=cohort, priors=priors)
+        if not saved.spec.pathway:
+            raise InputError.single(str(path), f"a fit of the '{saved.spec.outcome}' model, not of the pathway "
+                                    "model: load it with RelapseModel.load")
+        return cls.from_saved(saved, path, cohort)
+
+    @classmethod
+    def from_saved(cls, saved: fit_file.SavedFit, path: str | Path, cohort: Cohort | None = None) -> PathwayModel:
+        """The model of a fit read by :func:`~relapse_model.models.fit_file.read_fit`."""
+        model = cls(saved.priors, saved.spec)
+        model.sampler = saved.sampler
+        model._design = Design(np.zeros((0, 0)), (), np.zeros(0, int), np.zeros(0, int), saved.studies,
+                               saved.standardisation)
+        model._posterior, model._data_hash, model._cohort = saved.tree, saved.data_hash, cohort
+        try:
+            model.parameters(max_draws=1)
+        except KeyError as exc:
+            raise InputError.single(str(path), f"posterior variable {exc} missing: refit the model") from None
+        return model
 
     def parameters(self, max_draws: int | None = None) -> PathwayParameters:
         """Posterior draws as arrays (chains stacked), thinned to at most ``max_draws``."""
@@ -113,29 +198,77 @@ class PathwayModel:
 
     def simulate_paths(self, patients: Cohort, *, replicates: int = 1, censor: np.ndarray | None = None,
                        max_draws: int = 200, seed: int = 0, assessment: float | None = None) -> SimulatedPaths:
-        """Whole paths of ``patients`` (covariates only are used) under posterior draws, (S, n, K)."""
+        """Whole paths of ``patients`` (covariates and response assessment times are used) under
+        posterior draws, (S, n, K)."""
         self.posterior  # noqa: B018 - raises NotFittedError naming fit() first
-        a = np.full(len(patients), DEFAULT_ASSESSMENT_MONTHS if assessment is None else assessment)
+        a = _assessment(patients) if assessment is None else np.full(len(patients), float(assessment))
         return simulate_paths(self.parameters(max_draws), self.design(patients), a, replicates=replicates,
                               censor=censor, seed=seed)
 
-    def predict(self, patients: Cohort, times: list[float] | np.ndarray = DEFAULT_TIMES, *, replicates: int = 200,
-                max_draws: int = 200, interval: float = 0.95, seed: int = 0) -> xr.Dataset:
-        """Predictions for patients at first relapse (their paths so far are not used).
+    def predict(self, patients: Cohort, times: list[float] | np.ndarray = DEFAULT_TIMES, *,
+                landmark: float | None = None, replicates: int = 200, max_draws: int = 200, interval: float = 0.95,
+                seed: int = 0) -> xr.Dataset:
+        """Predictions for patients at first relapse, or given their path so far at a landmark.
+
+        Parameters
+        ----------
+        patients : Cohort
+            At relapse only the covariates are used (outcome columns may be left out, see
+            :func:`relapse_model.cohort.load_patients`). With ``landmark`` each patient's
+            observed path up to then is used (response, MRD, transplant, relapse, follow-up).
+        times : sequence of float
+            Months from first relapse (after ``landmark`` when one is given).
+        landmark : float, optional
+            Predict from each patient's observed state at this month (see
+            :mod:`relapse_model.models.pathway.landmark`); patients who died or whose
+            follow-up ended before it are reported in ``landmark_state`` with NaN predictions.
+        replicates : int
+            Simulated paths per posterior draw and patient (Monte Carlo error about
+            ``sqrt(p (1 - p) / replicates)`` per draw).
+        max_draws : int
+            Posterior draws used (evenly spaced).
 
         Returns
         -------
         xarray.Dataset
             ``state_occupation`` (patient x state x time), ``hsct_probability``,
-            ``event_free_survival``, ``overall_survival`` (patient x time),
+            ``event_free_survival``, ``overall_survival``, ``relapse_incidence`` (patient x time),
             ``response_probability`` (patient x response) and ``cure_probability`` (patient), each
-            with an ``estimate`` dimension (mean, lower, upper).
+            with an ``estimate`` dimension (mean, lower, upper); with a landmark also
+            ``landmark_state`` (patient).
         """
         self.posterior  # noqa: B018 - raises NotFittedError naming fit() first
-        times = np.asarray(times, dtype=float)
+        times = _checked_times(times, landmark)
         params = self.parameters(max_draws)
         design = self.design(patients)
-        paths = simulate_paths(params, design, np.full(design.n, DEFAULT_ASSESSMENT_MONTHS), replicates=replicates,
-                               seed=seed)
-        draws = curves(paths, patient_predictors(params, design), times)
-        return summarise(draws, patients.data["patient_id"].astype(str).tolist(), times, interval)
+        states = None
+        if landmark is not None:
+            states = landmark_states(observed_paths(patients), landmark)
+        assessment = states.assessment if states is not None else _assessment(patients)
+        draws = predict_draws(params, design, assessment, times, replicates=replicates, seed=seed, states=states)
+        ds = summarise(draws, patients.data["patient_id"].astype(str).tolist(), times, interval)
+        ds.attrs.update({"model": "pathway", "landmark": -1.0 if landmark is None else float(landmark),
+                         "fit_hash": self.posterior.attrs.get("fit_hash", "")})
+        if states is not None:
+            ds["landmark_state"] = ("patient", states.labels)
+        return ds
+
+
+def _assessment(patients: Cohort) -> np.ndarray:
+    """Response assessment times of patients at relapse (the column, blank = the default)."""
+    data = patients.data
+    if "response_assessment_months" not in data.columns:
+        return np.full(len(data), DEFAULT_ASSESSMENT_MONTHS)
+    return data["response_assessment_months"].fillna(DEFAULT_ASSESSMENT_MONTHS).to_numpy(dtype=float)
+
+
+def _checked_times(times, landmark: float | None) -> np.ndarray:
+    times = np.asarray(times, dtype=float)
+    if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)) or np.any(times < 0):
+        raise InputError.single("predict", f"times {np.atleast_1d(times).tolist()}: give finite months >= 0")
+    if landmark is not None:
+        if not (np.isfinite(landmark) and landmark >= 0):
+            raise InputError.single("predict", f"landmark = {landmark}: give months >= 0")
+        if np.any(times <= landmark):
+            raise InputError.single("predict", f"every time must be later than the landmark ({landmark:g} months)")
+    return times

@@ -21,8 +21,8 @@ class PathwayParameters:
     """Draws (S leading) of every parameter; names as in the posterior.
 
     ``*_beta`` columns follow ``response_covariates`` (refractory, early death) or
-    ``cure_covariates`` (remission cure); ``refractory_class`` is over all cytogenetic classes and
-    ``refractory_study`` over the fitted studies (zeros when there is one study or no hierarchy).
+    ``cure_covariates`` (remission cure); ``*_class`` are over all cytogenetic classes and
+    ``*_study`` over the fitted studies (no columns when there is one study or no hierarchy).
     ``weibull`` maps a transition (``build.WEIBULLS``) to (log shape, log scale) arrays.
     """
 
@@ -38,6 +38,8 @@ class PathwayParameters:
     mrd_unknown_log_odds: np.ndarray
     remission_cure_intercept: np.ndarray
     remission_cure_beta: np.ndarray
+    remission_cure_class: np.ndarray
+    remission_cure_study: np.ndarray
     transplant_cure_shift: np.ndarray
     transplant_cure_modifier: np.ndarray
     transplant_relapse_log_hr: np.ndarray
@@ -79,6 +81,8 @@ def from_posterior(ds: xr.Dataset) -> PathwayParameters:
         mrd_unknown_log_odds=_flat(ds, "mrd_unknown_log_odds"),
         remission_cure_intercept=_flat(ds, "remission_cure_intercept"),
         remission_cure_beta=_flat(ds, "remission_cure_beta"),
+        remission_cure_class=_flat(ds, "remission_cure_class") if "remission_cure_class" in ds else zeros,
+        remission_cure_study=_flat(ds, "remission_cure_study") if "remission_cure_study" in ds else zeros,
         transplant_cure_shift=_flat(ds, "transplant_cure_shift"),
         transplant_cure_modifier=_flat(ds, "transplant_cure_modifier"),
         transplant_relapse_log_hr=_flat(ds, "transplant_relapse_log_hr"),
@@ -103,18 +107,25 @@ def patient_predictors(params: PathwayParameters, design: Design) -> PatientPred
     def cols(names):
         return design.X[:, [design.covariates.index(c) for c in names]]
 
-    study = np.zeros((params.n_draws, design.n))
-    if params.refractory_study.shape[1]:
-        known = design.study_index >= 0          # a study unseen at fit time gets the mean (0)
-        study[:, known] = params.refractory_study[:, design.study_index[known]]
-    klass = params.refractory_class[:, design.class_index] if params.refractory_class.shape[1] else 0.0
     eta_n = params.refractory_intercept[:, None] + params.refractory_beta @ cols(params.response_covariates).T
     eta_e = params.early_death_intercept[:, None] + params.early_death_beta @ cols(params.response_covariates).T
     base = [c for c in params.cure_covariates if c not in MRD_COVARIATES]
     beta = params.remission_cure_beta[:, [params.cure_covariates.index(c) for c in base]]
     mrd = params.remission_cure_beta[:, [params.cure_covariates.index(c) for c in MRD_COVARIATES]]
     eta_c = params.remission_cure_intercept[:, None] + beta @ cols(base).T
-    return PatientPredictors(eta_n + klass + study, eta_e, eta_c, mrd)
+    return PatientPredictors(eta_n + _class_and_study(params.refractory_class, params.refractory_study, design),
+                             eta_e, eta_c + _class_and_study(params.remission_cure_class, params.remission_cure_study,
+                                                             design), mrd)
+
+
+def _class_and_study(klass: np.ndarray, study: np.ndarray, design: Design) -> np.ndarray:
+    """(S, n) class and study effects of the design's patients (0 without the hierarchy)."""
+    out = klass[:, design.class_index] if klass.shape[1] else np.zeros((len(klass), design.n))
+    if study.shape[1]:
+        known = design.study_index >= 0          # a study unseen at fit time gets the mean (0)
+        out = out.copy()
+        out[:, known] += study[:, design.study_index[known]]
+    return out
 
 
 def likelihood_predictors(params: PathwayParameters, eta_n, eta_e, eta_c, delta) -> PathwayPredictors:
@@ -140,10 +151,15 @@ def from_priors(priors: PriorSet, response_covariates: tuple[str, ...], cure_cov
     def many(section, keys):
         return np.column_stack([one(section, k) for k in keys]) if keys else np.zeros((n_draws, 0))
 
-    groups = many("refractory", GROUP_PRIOR_KEYS)
-    klass = class_effects(groups, one("refractory", CLASS_SD_KEY), rng.normal(size=(n_draws, len(CYTOGENETICS))))
-    study = (one("refractory", STUDY_SD_KEY)[:, None] * rng.normal(size=(n_draws, n_studies)) if n_studies > 1
-             else np.zeros((n_draws, 0)))
+    def hierarchy(section):
+        klass = class_effects(many(section, GROUP_PRIOR_KEYS), one(section, CLASS_SD_KEY),
+                              rng.normal(size=(n_draws, len(CYTOGENETICS))))
+        study = (one(section, STUDY_SD_KEY)[:, None] * rng.normal(size=(n_draws, n_studies)) if n_studies > 1
+                 else np.zeros((n_draws, 0)))
+        return klass, study
+
+    klass, study = hierarchy("refractory")
+    cure_class, cure_study = hierarchy("remission_cure")
     return PathwayParameters(
         response_covariates, cure_covariates,
         refractory_intercept=one("refractory", "intercept"), refractory_beta=many("refractory", response_covariates),
@@ -152,6 +168,7 @@ def from_priors(priors: PriorSet, response_covariates: tuple[str, ...], cure_cov
         mrd_positive_log_odds=one("mrd", "positive_log_odds"), mrd_unknown_log_odds=one("mrd", "unknown_log_odds"),
         remission_cure_intercept=one("remission_cure", "intercept"),
         remission_cure_beta=many("remission_cure", cure_covariates),
+        remission_cure_class=cure_class, remission_cure_study=cure_study,
         transplant_cure_shift=one("transplant_cure", "shift"),
         transplant_cure_modifier=many("transplant_cure", TRANSPLANT_MODIFIERS),
         transplant_relapse_log_hr=one("transplant_relapse", "log_hazard_ratio"),

@@ -12,15 +12,17 @@ the response probabilities are exact per draw.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import xarray as xr
 
 from relapse_model.common.intervals import estimate_coords, summarise_draws
-from relapse_model.models.pathway.parameters import PatientPredictors
-from relapse_model.models.pathway.paths import REFRACTORY, RESPONSE
-from relapse_model.models.pathway.simulate import SimulatedPaths
+from relapse_model.models.design import Design
+from relapse_model.models.pathway.landmark import LandmarkStates, simulate_from_landmark
+from relapse_model.models.pathway.parameters import PathwayParameters, PatientPredictors, patient_predictors
+from relapse_model.models.pathway.paths import EARLY_DEATH, REFRACTORY, RESPONSE
+from relapse_model.models.pathway.simulate import SimulatedPaths, simulate_paths
 
 STATES = ("reinduction", "remission", "transplanted", "relapsed_refractory", "dead")
 RESPONSES = ("response", "refractory", "early_death")
@@ -34,6 +36,7 @@ class PathwayCurves:
     hsct: np.ndarray
     efs: np.ndarray
     os: np.ndarray
+    relapse: np.ndarray        # second relapse or refractory disease by t
     response: np.ndarray       # (S, n, 3)
     cure: np.ndarray           # (S, n)
 
@@ -53,21 +56,28 @@ def occupation_at(paths: SimulatedPaths, t: float) -> np.ndarray:
     return np.stack([alive & ~assessed, in_remission & ~cr_transplant, cr_transplant, rr, dead], axis=-1)
 
 
-def curves(paths: SimulatedPaths, predictors: PatientPredictors, times: np.ndarray) -> PathwayCurves:
-    """Per-draw predictions from uncensored simulated paths."""
-    occupation, hsct, efs, os_ = [], [], [], []
+def curves(paths: SimulatedPaths, predictors: PatientPredictors | None, times: np.ndarray) -> PathwayCurves:
+    """Per-draw predictions from uncensored simulated paths; the response probabilities are exact
+    from ``predictors`` (at relapse) or, without them, the paths' shares (given the path so far)."""
+    occupation, hsct, efs, os_, relapse = [], [], [], [], []
     refractory_at = np.where(paths.response == REFRACTORY, paths.assessment, np.nan)
-    event = np.fmin(np.fmin(paths.death, paths.relapse), refractory_at)
+    progression = np.fmin(paths.relapse, refractory_at)
+    event = np.fmin(paths.death, progression)
     for t in times:
         occupation.append(occupation_at(paths, t).mean(axis=2))
         hsct.append(_le(paths.transplant, t).mean(axis=2))
         efs.append(1.0 - _le(event, t).mean(axis=2))
         os_.append(1.0 - _le(paths.death, t).mean(axis=2))
-    z = np.stack([np.zeros_like(predictors.eta_refractory), predictors.eta_refractory, predictors.eta_early_death],
-                 axis=-1)
-    p = np.exp(z - z.max(axis=-1, keepdims=True))
+        relapse.append(_le(progression, t).mean(axis=2))   # a path's relapse, if any, comes before its death
+    if predictors is not None:
+        z = np.stack([np.zeros_like(predictors.eta_refractory), predictors.eta_refractory,
+                      predictors.eta_early_death], axis=-1)
+        p = np.exp(z - z.max(axis=-1, keepdims=True))
+        response = p / p.sum(axis=-1, keepdims=True)
+    else:
+        response = np.stack([(paths.response == k).mean(axis=2) for k in (RESPONSE, REFRACTORY, EARLY_DEATH)], -1)
     return PathwayCurves(np.stack(occupation, axis=-1), np.stack(hsct, -1), np.stack(efs, -1), np.stack(os_, -1),
-                         p / p.sum(axis=-1, keepdims=True), paths.cured.mean(axis=2))
+                         np.stack(relapse, -1), response, paths.cured.mean(axis=2))
 
 
 def summarise(c: PathwayCurves, patients: list[str], times: np.ndarray, interval: float = 0.95) -> xr.Dataset:
@@ -77,6 +87,7 @@ def summarise(c: PathwayCurves, patients: list[str], times: np.ndarray, interval
          "hsct_probability": summarise_draws(c.hsct, ("patient", "time"), interval),
          "event_free_survival": summarise_draws(c.efs, ("patient", "time"), interval),
          "overall_survival": summarise_draws(c.os, ("patient", "time"), interval),
+         "relapse_incidence": summarise_draws(c.relapse, ("patient", "time"), interval),
          "response_probability": summarise_draws(c.response, ("patient", "response"), interval),
          "cure_probability": summarise_draws(c.cure, ("patient",), interval)},
         coords={"patient": patients, "state": list(STATES), "time": np.asarray(times, float),
@@ -84,5 +95,44 @@ def summarise(c: PathwayCurves, patients: list[str], times: np.ndarray, interval
     ds.attrs["credible_interval"] = interval
     ds["cure_probability"].attrs["meaning"] = ("probability of never relapsing (latent cure in remission, or "
                                                "after transplant from remission)")
+    ds["relapse_incidence"].attrs["meaning"] = "second relapse or refractory disease by t (before death)"
     return ds
+
+
+_FIELDS = tuple(f.name for f in fields(PathwayCurves))
+#: Simulated paths held in memory at once (draws x patients x replicates): about 30 arrays of
+#: this many values, so patients are processed in blocks.
+BLOCK_PATHS = 2_000_000
+
+
+def predict_draws(params: PathwayParameters, design: Design, assessment: np.ndarray, times: np.ndarray, *,
+                  replicates: int, seed: int, states: LandmarkStates | None = None) -> PathwayCurves:
+    """Per-draw predictions for every patient, in blocks of patients (bounded memory).
+
+    At relapse (``states`` None) or given the path so far (``states`` at a landmark: patients
+    dead or censored by then get NaN). Block ``b`` simulates with the child seed
+    ``SeedSequence(seed).spawn(...)[b]``, so results depend on the seed and the inputs only.
+    """
+    per_block = max(1, BLOCK_PATHS // max(1, params.n_draws * replicates))
+    blocks = [np.arange(i, min(i + per_block, design.n)) for i in range(0, design.n, per_block)]
+    seeds = np.random.SeedSequence(seed).spawn(len(blocks))
+    parts = []
+    for rows, child in zip(blocks, seeds):
+        d = design.rows(rows)
+        if states is None:
+            paths = simulate_paths(params, d, assessment[rows], replicates=replicates, seed=child)
+            parts.append(curves(paths, patient_predictors(params, d), times))
+        else:
+            sub = states.rows(rows)
+            c = curves(simulate_from_landmark(params, d, sub, replicates=replicates, seed=child), None, times)
+            parts.append(_masked(c, sub.predicted))
+    return PathwayCurves(*(np.concatenate([getattr(p, f) for p in parts], axis=1) for f in _FIELDS))
+
+
+def _masked(c: PathwayCurves, keep: np.ndarray) -> PathwayCurves:
+    def nan_out(x):
+        shape = (1, len(keep)) + (1,) * (x.ndim - 2)
+        return np.where(keep.reshape(shape), x, np.nan)
+
+    return PathwayCurves(*(nan_out(getattr(c, f)) for f in _FIELDS))
 

@@ -52,13 +52,24 @@ def _logistic(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _weibull_time(rng, shape, log_shape, log_scale, eta=0.0):
+def _weibull_time(rng, shape, log_shape, log_scale, eta=0.0, after=None):
+    """Weibull times; with ``after`` (clock time already survived) the residual time given
+    survival to it, by H(T) = H(after) + E."""
     e = rng.exponential(size=shape)
-    return np.exp(_expand(log_scale)) * (e * np.exp(-eta)) ** (1.0 / np.exp(_expand(log_shape)))
+    k, scale = np.exp(_expand(log_shape)), np.exp(_expand(log_scale))
+    if after is not None:
+        e = e + (after / scale) ** k * np.exp(eta)
+    return scale * (e * np.exp(-eta)) ** (1.0 / k)
 
 
 def _cum_h(t, log_shape, log_scale):
     return np.exp(np.exp(_expand(log_shape)) * (np.log(t) - _expand(log_scale)))
+
+
+def _cum_h0(t, log_shape, log_scale):
+    """Cumulative hazard that is 0 at t = 0 without a log(0) warning."""
+    t = np.asarray(t, dtype=float)
+    return np.where(t > 0, _cum_h(np.where(t > 0, t, 1.0), log_shape, log_scale), 0.0)
 
 
 def _categorical(rng, shape, eta1, eta2):
@@ -70,31 +81,84 @@ def _categorical(rng, shape, eta1, eta2):
     return np.where(u < p[0], 0, np.where(u < p[0] + p[1], 1, 2))
 
 
-def _remission(rng, params, shape, eta_c, mrd):
-    """Cure, then (relapse, death, transplant) times from the assessment, and the cure logit."""
+def remission_cure_logit(params, eta_c, mrd):
+    """Log odds of cure at the assessment: ``eta_c`` (without MRD) plus the MRD category's effect."""
     mrd_effect = params.remission_cure_beta[:, [params.cure_covariates.index(c)
                                                 for c in ("mrd_positive", "mrd_unknown")]]
-    eta = eta_c + _expand(mrd_effect[:, 0]) * (mrd == MRD_POSITIVE) + _expand(mrd_effect[:, 1]) * (mrd == MRD_UNKNOWN)
-    cured = rng.random(shape) < _logistic(eta)
+    return eta_c + _expand(mrd_effect[:, 0]) * (mrd == MRD_POSITIVE) + _expand(mrd_effect[:, 1]) * (mrd == MRD_UNKNOWN)
+
+
+def _remission(rng, params, shape, eta_c, mrd, after=None):
+    """Cure, then (relapse, death, transplant) times from the assessment, and the cure logit.
+
+    With ``after`` (time since the assessment survived relapse-free, untransplanted) the cure
+    is drawn from its posterior given that survival, logit ``eta + H_R(after)``, and the times
+    are residual times beyond ``after``; the returned logit is the one at the assessment.
+    """
+    eta = remission_cure_logit(params, eta_c, mrd)
     w = params.weibull
-    t_r = np.where(cured, np.inf, _weibull_time(rng, shape, *w["relapse"]))
-    return cured, t_r, _weibull_time(rng, shape, *w["death"]), _weibull_time(rng, shape, *w["transplant"]), eta
+    updated = eta if after is None else eta + _cum_h0(after, *w["relapse"])
+    cured = rng.random(shape) < _logistic(updated)
+    t_r = np.where(cured, np.inf, _weibull_time(rng, shape, *w["relapse"], after=after))
+    return (cured, t_r, _weibull_time(rng, shape, *w["death"], after=after),
+            _weibull_time(rng, shape, *w["transplant"], after=after), eta)
 
 
-def _after_transplant(rng, params, shape, eta_c, mrd, u_s):
-    """Cure after transplant, then (relapse, death) times since transplant."""
+def _after_transplant(rng, params, shape, eta_c, mrd, u_s, after=None):
+    """Cure after transplant, then (relapse, death) times since transplant; with ``after`` (time
+    since transplant survived relapse-free) cure given that survival and residual times."""
     w, mod = params.weibull, params.transplant_cure_modifier
     u_s_safe = np.where(np.isfinite(u_s), u_s, TRANSPLANT_TIME_CENTRE)
     delta = (_expand(params.transplant_cure_shift) + _expand(mod[:, 0]) * (mrd == MRD_POSITIVE)
              + _expand(mod[:, 1]) * (mrd == MRD_UNKNOWN) + _expand(mod[:, 2]) * np.log(u_s_safe / TRANSPLANT_TIME_CENTRE))
+    gamma = _expand(params.transplant_relapse_log_hr)
     eta = eta_c + _cum_h(u_s_safe, *w["relapse"]) + delta
+    if after is not None:
+        eta = eta + _cum_h0(after, *w["relapse"]) * np.exp(gamma)
     cured = rng.random(shape) < _logistic(eta)
-    v_r = _weibull_time(rng, shape, *w["relapse"], eta=_expand(params.transplant_relapse_log_hr))
-    return cured, np.where(cured, np.inf, v_r), _weibull_time(rng, shape, *w["transplant_death"])
+    v_r = _weibull_time(rng, shape, *w["relapse"], eta=gamma, after=after)
+    return cured, np.where(cured, np.inf, v_r), _weibull_time(rng, shape, *w["transplant_death"], after=after)
+
+
+@dataclass(frozen=True)
+class RemissionCourse:
+    """The course from remission (times from relapse, NaN = did not happen): relapse, death in
+    remission or after transplant from remission, transplant from remission, and cure."""
+
+    relapse: np.ndarray
+    death: np.ndarray
+    transplant: np.ndarray
+    cured: np.ndarray
+
+
+def remission_course(rng, params, shape, a, eta_c, mrd, responding, after=None,
+                     transplant_allowed=None) -> RemissionCourse:
+    """Paths of responders from the assessment ``a`` (or from ``a + after``, survived in remission);
+    where ``transplant_allowed`` is False nobody is transplanted from remission (a counterfactual)."""
+    cured_r, t_r, t_d, t_t, eta_c = _remission(rng, params, shape, eta_c, mrd, after)
+    if transplant_allowed is not None:
+        t_t = np.where(transplant_allowed, t_t, np.inf)
+    tx = responding & (t_t < t_r) & (t_t < t_d)
+    cured_t, v_r, v_d = _after_transplant(rng, params, shape, eta_c, mrd, np.where(tx, t_t, np.nan))
+    relapse = np.where(tx, np.where(v_r < v_d, a + t_t + v_r, np.nan),
+                       np.where(responding & (t_r < np.minimum(t_d, t_t)), a + t_r, np.nan))
+    death = np.where(tx, np.where(v_d < v_r, a + t_t + v_d, np.nan),
+                     np.where(responding & (t_d < np.minimum(t_r, t_t)), a + t_d, np.nan))
+    return RemissionCourse(relapse, death, np.where(tx, a + t_t, np.nan), responding & np.where(tx, cured_t, cured_r))
+
+
+def relapsed_course(rng, params, shape, entry, by_relapse, may_transplant, after=None):
+    """(death, salvage transplant) times from relapse in the relapsed/refractory state entered at
+    ``entry``; with ``after`` (time in the state survived) residual times."""
+    w = params.weibull
+    w_d = _weibull_time(rng, shape, *w["rr_death"], eta=_expand(params.rr_death_second_relapse_log_hr) * by_relapse,
+                        after=after)
+    w_t = _weibull_time(rng, shape, *w["rr_transplant"], after=after)
+    return entry + w_d, np.where(may_transplant & (w_t < w_d), entry + w_t, np.nan)
 
 
 def simulate_paths(params: PathwayParameters, design: Design, assessment: np.ndarray, *, replicates: int = 1,
-                   censor: np.ndarray | None = None, seed: int = 0) -> SimulatedPaths:
+                   censor: np.ndarray | None = None, seed: int = 0, alive_at: np.ndarray | None = None) -> SimulatedPaths:
     """Draw ``replicates`` whole paths per draw and patient.
 
     Parameters
@@ -107,37 +171,30 @@ def simulate_paths(params: PathwayParameters, design: Design, assessment: np.nda
     censor : array broadcastable to (S, n, K), optional
         Censoring times (default: none).
     seed : int
+    alive_at : (n,) array, optional
+        Times before the assessment each patient is known to have survived (paths given
+        survival to then: an early death falls after it, with its probability scaled by the
+        share of (0, a] left). Default 0.
     """
     rng = np.random.default_rng(seed)
     shape = (params.n_draws, design.n, replicates)
     pp = patient_predictors(params, design)
     a = np.broadcast_to(np.asarray(assessment, float)[None, :, None], shape)
-    response = _categorical(rng, shape, _expand(pp.eta_refractory), _expand(pp.eta_early_death))
+    alive = np.zeros(shape) if alive_at is None else np.broadcast_to(np.asarray(alive_at, float)[None, :, None], shape)
+    eta_e = _expand(pp.eta_early_death) + (0.0 if alive_at is None else np.log1p(-np.minimum(alive / a, 1 - 1e-12)))
+    response = _categorical(rng, shape, _expand(pp.eta_refractory), eta_e)
     mrd = np.where(response == RESPONSE, _categorical(rng, shape, _expand(params.mrd_positive_log_odds),
                                                       _expand(params.mrd_unknown_log_odds)), -1)
-    eta_c = _expand(pp.eta_cure_without_mrd)
-    cured_r, t_r, t_d, t_t, eta_c = _remission(rng, params, shape, eta_c, mrd)
-    resp = response == RESPONSE
-    tx = resp & (t_t < t_r) & (t_t < t_d)
-    cured_t, v_r, v_d = _after_transplant(rng, params, shape, eta_c, mrd, np.where(tx, t_t, np.nan))
-    relapse = np.where(tx, np.where(v_r < v_d, a + t_t + v_r, np.nan),
-                       np.where(resp & (t_r < np.minimum(t_d, t_t)), a + t_r, np.nan))
-    death_remission = np.where(tx, np.where(v_d < v_r, a + t_t + v_d, np.nan),
-                               np.where(resp & (t_d < np.minimum(t_r, t_t)), a + t_d, np.nan))
-    transplant = np.where(tx, a + t_t, np.nan)
-    # relapsed / refractory state
+    course = remission_course(rng, params, shape, a, _expand(pp.eta_cure_without_mrd), mrd, response == RESPONSE)
     refractory = response == REFRACTORY
-    entry = np.where(refractory, a, relapse)
-    by_relapse = np.isfinite(relapse)
-    w = params.weibull
-    w_d = _weibull_time(rng, shape, *w["rr_death"], eta=_expand(params.rr_death_second_relapse_log_hr) * by_relapse)
-    w_t = _weibull_time(rng, shape, *w["rr_transplant"])
+    by_relapse = np.isfinite(course.relapse)
     in_rr = refractory | by_relapse
-    transplant = np.where(in_rr & ~tx & (w_t < w_d), entry + w_t, transplant)
-    early = a * (1.0 - rng.random(shape))
-    death = np.select([response == EARLY_DEATH, in_rr], [early, entry + w_d], death_remission)
-    cured = resp & np.where(tx, cured_t, cured_r)
-    return _censored(SimulatedPaths(a, response, mrd, transplant, relapse, death, death, cured), censor)
+    rr_death, salvage = relapsed_course(rng, params, shape, np.where(refractory, a, course.relapse), by_relapse,
+                                        in_rr & ~np.isfinite(course.transplant))
+    transplant = np.where(np.isfinite(salvage), salvage, course.transplant)
+    early = alive + (a - alive) * (1.0 - rng.random(shape))
+    death = np.select([response == EARLY_DEATH, in_rr], [early, rr_death], course.death)
+    return _censored(SimulatedPaths(a, response, mrd, transplant, course.relapse, death, death, course.cured), censor)
 
 
 def _censored(paths: SimulatedPaths, censor: np.ndarray | None) -> SimulatedPaths:
