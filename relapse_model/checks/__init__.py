@@ -1,1 +1,2 @@
-"""Model checking: convergence, posterior-predictive checks, accuracy and calibration, LOO, SBC."""
+"""Model checking: convergence, posterior-predictive checks (also of the pathway model's state occupation),
+accuracy and calibration, LOO, SBC."""
