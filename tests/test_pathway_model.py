@@ -17,8 +17,17 @@ N = 200
 
 
 @pytest.fixture(scope="module")
-def cohort():
-    return fake_cohort(N, seed=11)
+def cohort_file(tmp_path_factory):
+    """A fake cohort written as a registry would (times to 0.01 month), and its path."""
+    path = tmp_path_factory.mktemp("pathway") / "fake.csv"
+    fake_cohort(N, seed=11).data.round(2).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cohort(cohort_file):
+    from relapse_model.cohort import load_cohort
+    return load_cohort(cohort_file)
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +169,23 @@ def test_fit_refuses_a_cohort_without_the_pathway_columns(tmp_path, runner):
     result = runner.invoke(main, ["fit", str(path), "--model", "pathway", "--baseline", "piecewise",
                                   "--out", str(tmp_path / "f.nc")])
     assert result.exit_code == 2 and "does not apply to outcome 'pathway'" in result.stderr
+
+
+def test_check_command_on_a_pathway_fit_writes_every_check(fitted, cohort_file, tmp_path, runner):
+    import json
+
+    from relapse_model.cli import main
+
+    fit_path = fitted.save(tmp_path / "pathway.nc")
+    cohort_path = cohort_file
+    out = tmp_path / "checks"
+    result = runner.invoke(main, ["check", str(fit_path), "--cohort", str(cohort_path), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    names = {p.split("/")[-1] for p in payload["files"]}
+    assert {"state_occupation.png", "state_occupation.csv", "calibration_response.png", "calibration_landmark.png",
+            "calibration_efs_60m.png", "loo.csv", "convergence.csv"} <= names
+    assert 0.0 <= payload["state_occupation_inside"] <= 1.0
+    assert {row["state"] for row in payload["landmark_calibration"]} >= {"transplanted"}
+    result = runner.invoke(main, ["check", str(fit_path), "--cohort", str(cohort_path), "--out", str(out), "--cv", "3"])
+    assert result.exit_code == 2 and "--cv" in result.stderr

@@ -87,7 +87,7 @@ def observed_risk(time: np.ndarray, cause_or_event: np.ndarray, horizon: float,
 
 def calibration_table(predicted_risk: np.ndarray, time: np.ndarray, cause_or_event: np.ndarray,
                       horizon: float, n_groups: int = 5,
-                      kind: Literal["efs", "relapse"] = "efs") -> pd.DataFrame:
+                      kind: Literal["efs", "relapse"] = "efs", rank_by: np.ndarray | None = None) -> pd.DataFrame:
     """Predicted against observed risk by ``horizon`` in groups of predicted risk.
 
     Parameters
@@ -106,6 +106,10 @@ def calibration_table(predicted_risk: np.ndarray, time: np.ndarray, cause_or_eve
         Number of equal-size groups, formed by rank of predicted risk (ties broken by input
         order, so tied predictions may fall in neighbouring groups).
     kind : {"efs", "relapse"}
+    rank_by : array (n,), optional
+        Form the groups by these values instead of ``predicted_risk``: an independent Monte
+        Carlo estimate of the same risks, so that grouping on simulation noise does not bias
+        the groups' mean predictions (the extreme groups' means would otherwise be too extreme).
 
     Returns
     -------
@@ -126,7 +130,7 @@ def calibration_table(predicted_risk: np.ndarray, time: np.ndarray, cause_or_eve
     if kind not in ("efs", "relapse"):
         raise ValueError(f"unknown kind {kind!r} (efs, relapse)")
     rank = np.empty(n, dtype=np.int64)
-    rank[np.argsort(pred, kind="stable")] = np.arange(n)
+    rank[np.argsort(pred if rank_by is None else np.asarray(rank_by, dtype=float), kind="stable")] = np.arange(n)
     group = rank * n_groups // n
     counted = (cause > 0) if kind == "efs" else (cause == 1)
     rows = []

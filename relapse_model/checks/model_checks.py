@@ -149,6 +149,11 @@ class CheckResults:
     calibration: dict[str, pd.DataFrame] = field(default_factory=dict)
     calibration_fits: dict[str, CalibrationFit] = field(default_factory=dict)
     cross_validation: pd.DataFrame | None = None
+    #: pathway model only: state occupation (observed Aalen-Johansen vs predicted), P(response)
+    #: calibration, and landmark predictions by the state at the landmark
+    occupation: xr.Dataset | None = None
+    response_calibration: pd.DataFrame | None = None
+    landmark_calibration: pd.DataFrame | None = None
 
 
 def _convergence_and_loo(model, cohort: Cohort, spec: CheckSpec, out: CheckResults) -> None:
@@ -168,17 +173,47 @@ def _calibration(model, cohort: Cohort, spec: CheckSpec, out: CheckResults) -> N
                                                                           predicted=risk[:, j])
 
 
+def _pathway_spec(spec: CheckSpec):
+    from relapse_model.checks.pathway_checks import PathwayCheckSpec
+    return PathwayCheckSpec(horizons=spec.horizons, seed=spec.seed)
+
+
+def _pathway_occupation(model, cohort: Cohort, spec: CheckSpec, out: CheckResults) -> None:
+    from relapse_model.checks.pathway_checks import occupation
+    out.occupation = occupation(model, cohort, _pathway_spec(spec))
+
+
+def _pathway_calibration(model, cohort: Cohort, spec: CheckSpec, out: CheckResults) -> None:
+    from relapse_model.checks.pathway_checks import efs_calibration, landmark_calibration, response_calibration
+    out.response_calibration = response_calibration(model, cohort)
+    for key, table in efs_calibration(model, cohort, _pathway_spec(spec)).items():
+        out.calibration[key], out.calibration_fits[key] = table, calibration_slope_intercept(table)
+    out.landmark_calibration = landmark_calibration(model, cohort, _pathway_spec(spec))
+
+
 #: The check sequence: (progress message, stage). ``check``, ``report`` and ``demo`` all run it.
 CHECK_STAGES: tuple[tuple[str, Callable[..., None]], ...] = (
     ("convergence and PSIS-LOO", _convergence_and_loo),
     ("posterior-predictive checks", _posterior_predictive),
     ("calibration", _calibration),
 )
+#: The pathway model's check sequence.
+PATHWAY_CHECK_STAGES: tuple[tuple[str, Callable[..., None]], ...] = (
+    ("convergence and PSIS-LOO", _convergence_and_loo),
+    ("state occupation vs Aalen-Johansen", _pathway_occupation),
+    ("calibration of response, EFS and landmarks", _pathway_calibration),
+)
 
 
-def n_check_stages(spec: CheckSpec) -> int:
+def check_stages(model=None) -> tuple[tuple[str, Callable[..., None]], ...]:
+    """The check sequence of ``model`` (the one-step models' by default)."""
+    spec = getattr(model, "spec", None)
+    return PATHWAY_CHECK_STAGES if spec is not None and spec.pathway else CHECK_STAGES
+
+
+def n_check_stages(spec: CheckSpec, model=None) -> int:
     """How many progress messages :func:`run_checks` gives (one per stage, one per fold)."""
-    return len(CHECK_STAGES) + spec.cv_folds
+    return len(check_stages(model)) + spec.cv_folds
 
 
 def run_checks(model, cohort: Cohort, spec: CheckSpec = CheckSpec(),
@@ -190,10 +225,10 @@ def run_checks(model, cohort: Cohort, spec: CheckSpec = CheckSpec(),
     """
     say = step or (lambda _msg: None)
     out = CheckResults()
-    for message, stage in CHECK_STAGES:
+    for message, stage in check_stages(model):
         say(message)
         stage(model, cohort, spec, out)
-    if spec.cv_folds:
+    if spec.cv_folds and not model.spec.pathway:
         out.cross_validation = cross_validate(model, cohort, k=spec.cv_folds, seed=spec.seed,
                                               horizons=spec.horizons, step=say)
     return out

@@ -245,6 +245,15 @@ def predict(fit_path: Path, patients: Path, reading: dict, horizons: str, condit
     finish(passed, strict)
 
 
+def _landmark_view(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "state at landmark": table["state"].str.replace("_", "/"), "n": table["n"],
+        "quantity": [f"{q.upper()} at {h:g} months" for q, h in zip(table["quantity"], table["horizon"])],
+        "predicted": table["predicted"].map(lambda v: f"{v:.2f}"),
+        "observed (95% CI)": [f"{o:.2f} ({lo:.2f}-{hi:.2f})" for o, lo, hi in
+                              zip(table["observed"], table["lower"], table["upper"])]})
+
+
 @click.command()
 @click.argument("fit_path", metavar="FIT", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--cohort", "cohort_path", type=click.Path(path_type=Path), required=True,
@@ -287,7 +296,12 @@ def check(fit_path: Path, cohort_path: Path, reading: dict, out_dir: Path, horiz
     model = RelapseModel.load(fit_path, cohort=c)
     passed = warn_failed_fit(model)
     spec = CheckSpec(horizons=tuple(parse_horizons(horizons)), n_replicates=replicates, seed=seed, cv_folds=cv_folds)
-    with StageProgress(n_check_stages(spec) + compare + sensitivity, quiet or as_json) as progress:
+    if model.spec.pathway:
+        for flag, given in (("--cv", cv_folds), ("--compare", compare), ("--sensitivity", sensitivity)):
+            if given:
+                raise InputError.single(flag, f"not available for a pathway fit ({fit_path}) in this version: "
+                                        "the pathway checks are occupation, response and landmark calibration")
+    with StageProgress(n_check_stages(spec, model) + compare + sensitivity, quiet or as_json) as progress:
         results = run_checks(model, c, spec, step=progress.step)
         files = write_check_files(results, out_dir, survival_label(model))
         if compare:
@@ -307,9 +321,19 @@ def check(fit_path: Path, cohort_path: Path, reading: dict, out_dir: Path, horiz
     summary = calibration_summary(results, survival_label(model))
     payload: dict = {"folder": str(out_dir), "fit_passed_diagnostics": passed,
                      "convergence": records(results.convergence), "loo": records(results.loo),
-                     "posterior_predictive": records(ppc_summary(results.ppc)), "calibration": records(summary)}
+                     "calibration": records(summary)}
+    if results.ppc:
+        payload["posterior_predictive"] = records(ppc_summary(results.ppc))
+    if results.landmark_calibration is not None:
+        payload["response_calibration"] = records(results.response_calibration)
+        payload["landmark_calibration"] = records(results.landmark_calibration)
+        payload["state_occupation_inside"] = float(results.occupation["inside"].mean())
     if not (quiet or as_json):
         print_table(summary, "Calibration (slope 1 and intercept 0 when calibrated)")
+        if results.landmark_calibration is not None:
+            print_table(_landmark_view(results.landmark_calibration),
+                        f"Given the state at {results.landmark_calibration.attrs['landmark']:g} months: "
+                        "predicted vs observed (Kaplan-Meier)")
     if compare:
         payload["loo_comparison"] = records(table.reset_index(names="model"))
         if not (quiet or as_json):

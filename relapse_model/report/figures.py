@@ -253,3 +253,77 @@ def sbc_figure(result: SBCResult, path: str | Path) -> Path:
     saved = save_png(fig, path)
     plt.close(fig)
     return saved
+
+
+#: Readable names of the pathway model's states (relapse_model/models/pathway/predict.py STATES).
+STATE_LABELS = {"reinduction": "re-induction (before the assessment)", "remission": "in remission, not transplanted",
+                "transplanted": "transplanted from remission", "relapsed_refractory": "relapsed or refractory, alive",
+                "dead": "dead"}
+
+
+def occupation_figure(ds: xr.Dataset, path: str | Path) -> Path:
+    """One panel per state of the pathway model: the observed occupation (Aalen-Johansen, black
+    steps) over the model's posterior-predictive 95% band and mean. ``ds`` is from
+    :func:`relapse_model.checks.state_occupation.compare_occupation`."""
+    states = [str(s) for s in ds["state"].to_numpy()]
+    fig = Figure(figsize=(3.2 * len(states), 3.6), constrained_layout=True)
+    axes = fig.subplots(1, len(states), sharey=True)
+    t = ds["time"].to_numpy().astype(float)
+    for ax, state in zip(np.atleast_1d(axes), states):
+        pred = ds["predicted"].sel(state=state)
+        ax.fill_between(t, pred.sel(estimate="lower"), pred.sel(estimate="upper"), color="tab:blue", alpha=0.25,
+                        label="model, 95% band")
+        ax.plot(t, pred.sel(estimate="mean"), color="tab:blue", lw=1.2, label="model, mean")
+        ax.plot(t, ds["observed"].sel(state=state), color="black", lw=1.3, label="observed (Aalen-Johansen)")
+        ax.set_title(STATE_LABELS.get(state, state), fontsize=9)
+        ax.set_xlabel("months from first relapse")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("probability of being in the state")
+    np.atleast_1d(axes)[0].legend(fontsize=7, loc="upper right")
+    return save_png(fig, path)
+
+
+def response_calibration_figure(table: pd.DataFrame, path: str | Path) -> Path:
+    """Observed share responding (Wilson 95% interval) against mean predicted P(response) per
+    group, with the diagonal."""
+    fig = Figure(figsize=(4.8, 4.6), constrained_layout=True)
+    ax = fig.subplots()
+    x, y = table["predicted"].to_numpy(float), table["observed"].to_numpy(float)
+    err = np.vstack([y - table["lower"].to_numpy(float), table["upper"].to_numpy(float) - y])
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":", label="perfect calibration")
+    ax.errorbar(x, y, yerr=np.clip(err, 0, None), fmt="o", color="black", capsize=3, label="groups (95% CI)")
+    ax.set_xlabel("predicted probability of response (CR2/CRi)")
+    ax.set_ylabel("observed share responding")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    return save_png(fig, path)
+
+
+def landmark_figure(table: pd.DataFrame, path: str | Path) -> Path:
+    """Predicted against observed (Kaplan-Meier from the landmark, 95% interval) probability per
+    state at the landmark, quantity and horizon: the check by transplant status."""
+    fig = Figure(figsize=(5.2, 4.8), constrained_layout=True)
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":", label="perfect calibration")
+    markers = {"os": "o", "efs": "s"}
+    for k, (state, part) in enumerate(table.groupby("state", sort=False)):
+        color = f"C{k}"
+        for quantity, rows in part.groupby("quantity", sort=False):
+            y = rows["observed"].to_numpy(float)
+            err = np.vstack([y - rows["lower"].to_numpy(float), rows["upper"].to_numpy(float) - y])
+            ax.errorbar(rows["predicted"], y, yerr=np.clip(err, 0, None), fmt=markers.get(quantity, "o"),
+                        color=color, capsize=3, label=f"{STATE_LABELS.get(state, state)}: {quantity.upper()} "
+                        f"(n={int(rows['n'].iloc[0])})")
+            for x_, y_, h in zip(rows["predicted"], y, rows["horizon"]):
+                ax.annotate(f"{h:g} mo", (x_, y_), xytext=(4, -9), textcoords="offset points", fontsize=6.5,
+                            color=color)
+    ax.set_xlabel(f"predicted probability given the state at {table.attrs.get('landmark', float('nan')):g} months")
+    ax.set_ylabel("observed (Kaplan-Meier from the landmark)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6.5, loc="upper left")
+    return save_png(fig, path)
