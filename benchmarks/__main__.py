@@ -1,4 +1,4 @@
-"""Run every benchmark: ``make bench`` (or ``python -m benchmarks [cohort|trials|engine|model]``)."""
+"""Run every benchmark: ``make bench`` (or ``python -m benchmarks [cohort|trials|engine|model|pathway]``)."""
 
 import sys
 
@@ -16,3 +16,6 @@ if __name__ == "__main__":
     if "model" in which:
         from benchmarks import bench_model
         bench_model.main()
+    if "pathway" in which:
+        from benchmarks import bench_pathway
+        bench_pathway.main()

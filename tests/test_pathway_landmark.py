@@ -140,3 +140,30 @@ def test_dead_and_censored_patients_get_no_prediction_and_same_seed_same_numbers
                          states=states) for _ in range(2)]
     assert np.isfinite(run[0].os[:, 0]).all() and np.isnan(run[0].os[:, 1:]).all()
     np.testing.assert_array_equal(run[0].efs, run[1].efs)
+
+
+def test_transplant_counterfactual_is_null_when_transplant_changes_nothing_and_positive_with_a_cure_effect():
+    from dataclasses import replace
+
+    from relapse_model.models.pathway.landmark import counterfactual_states
+
+    # exponential hazards, the same death hazard before and after transplant, no cure shift, no
+    # relapse hazard ratio: transplant changes nothing, so the two scenarios agree
+    weibull = {**TRUE_WEIBULL, "relapse": (0.0, 2.0), "death": (0.0, 5.0), "transplant_death": (0.0, 5.0)}
+    null = true_parameters(weibull=weibull, transplant_cure_shift=0.0, transplant_relapse_log_hr=0.0,
+                           transplant_cure_modifier=[0.0, 0.0, 0.0])
+    design = build_design(fake_cohort(3, seed=4).data.iloc[:1], stemness="lsc17", include_mrd=True,
+                          with_outcome=False)
+    with_tx, without = counterfactual_states(np.array([A]), np.array([MRD_NEGATIVE]), 4.0)
+
+    def os_and_efs(params, states, allowed, seed):
+        c = curves(simulate_from_landmark(params, design, states, replicates=200_000, seed=seed,
+                                          transplant_from_remission=allowed), None, TIMES)
+        return c.os[0, 0], c.efs[0, 0]
+
+    for got, want in zip(os_and_efs(null, with_tx, True, 1), os_and_efs(null, without, False, 2)):
+        np.testing.assert_allclose(got, want, atol=0.008)
+    effect = replace(null, transplant_cure_shift=np.array([2.0]))
+    os_tx, _ = os_and_efs(effect, with_tx, True, 1)
+    os_none, _ = os_and_efs(effect, without, False, 2)
+    assert (os_tx[1:] - os_none[1:] > 0.1).all()

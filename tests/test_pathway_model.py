@@ -189,3 +189,53 @@ def test_check_command_on_a_pathway_fit_writes_every_check(fitted, cohort_file, 
     assert {row["state"] for row in payload["landmark_calibration"]} >= {"transplanted"}
     result = runner.invoke(main, ["check", str(fit_path), "--cohort", str(cohort_path), "--out", str(out), "--cv", "3"])
     assert result.exit_code == 2 and "--cv" in result.stderr
+
+
+def test_report_on_a_pathway_fit_shows_occupation_effects_and_landmark_calibration(fitted, cohort_file, tmp_path):
+    from relapse_model.errors import InputError
+    from relapse_model.report.build import build_report
+    from relapse_model.report.spec import load_report_spec
+
+    spec_path = tmp_path / "pathway.toml"
+    spec_path.write_text(f'name = "pw"\ntitle = "Pathway test"\nseed = 1\noutput = "out"\n[cohort]\n'
+                         f'paths = ["{cohort_file}"]\n[model]\noutcome = "pathway"\n[checks]\nhorizons = [12, 60]\n')
+    result = build_report(spec_path, model=fitted)
+    html = result.html.read_text()
+    for heading in ("State occupation: the course after relapse", "Calibration: response to re-induction",
+                    "Calibration by transplant status", "odds ratio of refractory disease"):
+        assert heading in html or heading in result.tables["effects"]["scale"].str.cat(), heading
+    assert (result.folder / "figures" / "state_occupation.png").is_file()
+    assert set(result.tables["calibration_landmark"]["state"]) >= {"transplanted"}
+    spec_path.write_text(spec_path.read_text() + '[[trials]]\nspec = "x.toml"\n')
+    with pytest.raises(InputError, match=r"\[\[trials\]\] are simulated from the one-step models"):
+        load_report_spec(spec_path)
+
+
+def test_loo_weights_give_arviz_elpd_and_loo_predictions_score_efs(fitted, cohort):
+    from scipy.special import logsumexp
+
+    from relapse_model.checks.loo import loo_efs_accuracy, loo_weights
+
+    weights, k = loo_weights(fitted.posterior)
+    assert weights.shape == (400, N) and k.shape == (N,)
+    np.testing.assert_allclose(weights.sum(axis=0), 1.0)
+    ll = fitted.posterior["log_likelihood"]["pathway"].to_numpy().reshape(400, N)
+    elpd = logsumexp(ll, b=weights, axis=0).sum()          # sum_i log sum_s w_is p(y_i | theta_s)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*shape parameter of Pareto.*")
+        reference = float(az.loo(fitted.posterior, reff=1.0).elpd)
+    assert abs(elpd - reference) < 1e-6 * abs(reference)
+    table = loo_efs_accuracy({"pathway": fitted}, cohort, horizons=(12.0, 36.0))
+    assert table.loc[0, "n"] == N and 0.5 < table.loc[0, "harrell_c"] <= 1.0 and table.loc[0, "integrated_brier"] < 0.25
+
+
+def test_transplant_counterfactual_from_the_posterior(fitted, cohort):
+    few = cohort.subset(np.arange(N) < 3)
+    ds = fitted.transplant_counterfactual(few, [12, 60], at=4.0, replicates=50, max_draws=30)
+    assert list(ds["scenario"].to_numpy()) == ["transplant", "no_transplant"]
+    assert ds["overall_survival"].shape == (3, 2, 2, 3) and ds["os_difference"].shape == (3, 2, 3)
+    mean = ds["overall_survival"].sel(estimate="mean")
+    np.testing.assert_allclose(ds["os_difference"].sel(estimate="mean"),
+                               mean.sel(scenario="transplant") - mean.sel(scenario="no_transplant"), atol=1e-12)
+    with pytest.raises(Exception, match="later than the landmark"):
+        fitted.transplant_counterfactual(few, [3], at=4.0)

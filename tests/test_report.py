@@ -95,11 +95,15 @@ def test_report_holds_no_patient_identifier(demo_report):
 
 
 def test_report_tables_show_no_small_count(demo_report):
+    characteristics = pd.read_csv(demo_report / "tables/cohort_characteristics.csv", dtype=str,
+                                  keep_default_na=False)
+    assert "<5" in characteristics.to_numpy().ravel().tolist()   # bfm_like: fewer than 5 CHIP-only NGS results
     profiles = pd.read_csv(demo_report / "tables/risk_profiles.csv", dtype=str, keep_default_na=False)
     counts = profiles["patients"]
-    assert "<5" in counts.tolist()  # bfm_like has a favourable MRD+ profile of fewer than 5
     small = counts == "<5"
     assert (profiles.loc[small].drop(columns=["profile", "patients"]) == "").all().all()
+    shown = pd.to_numeric(counts[~small])
+    assert (shown >= 5).all()
     assert all(c == "<5" or int(c) >= 5 for c in counts)
 
 

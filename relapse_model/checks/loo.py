@@ -83,3 +83,53 @@ def standard_comparison(cohort, *, priors=None, seed: int = 0, fit_kwargs: dict 
     fits = {name: RelapseModel(priors or DEFAULT_PRIORS, **config).fit(cohort, random_seed=seed, **kwargs)
             for name, config in (variants or STANDARD_VARIANTS).items()}
     return compare_models(fits), fits
+
+
+# --- models of different observations: compare their leave-one-out predictions of one endpoint --
+
+def loo_weights(posterior) -> tuple[np.ndarray, np.ndarray]:
+    """PSIS-LOO importance weights of every draw for every patient, normalised per patient, with
+    chains stacked chain-major as in ``parameters()``: ``(weights (S, n), pareto_k (n,))``.
+
+    ``r_eff`` is 1 (draws treated as independent), which makes the Pareto k slightly conservative.
+    """
+    group = posterior["log_likelihood"].to_dataset()
+    (name,) = list(group.data_vars)
+    ll = group[name]
+    obs = [d for d in ll.dims if d not in ("chain", "draw")]
+    log_w, k = ll.azstats.psislw(r_eff=1.0, dim=["chain", "draw"])
+    lw = log_w.transpose("chain", "draw", *obs).to_numpy().reshape(-1, ll.sizes[obs[0]])
+    lw = lw - lw.max(axis=0)
+    w = np.exp(lw)
+    return w / w.sum(axis=0), np.asarray(k).ravel()
+
+
+def loo_efs_accuracy(fits: dict, cohort, horizons=(12.0, 36.0, 60.0)) -> pd.DataFrame:
+    """Leave-one-out predictive accuracy of EFS for models fitted to the same patients, whatever
+    each model's likelihood (the pathway model's whole paths, a one-step model's first event).
+
+    For each patient, the prediction is the PSIS-LOO expectation over the posterior draws of the
+    model's EFS at each horizon, using the model's own pointwise log-likelihood
+    (:func:`loo_weights`): an estimate of the prediction from a fit without that patient. The
+    predictions are scored against the cohort's observed EFS with scikit-survival's IPCW metrics
+    (Harrell's and Uno's C, time-dependent AUC, integrated Brier score;
+    :func:`relapse_model.checks.accuracy.accuracy_metrics`), so the models are compared on one
+    endpoint and one scale. Each model needs ``efs_draws(cohort, horizons)`` (S, n, H).
+    """
+    from relapse_model.checks.accuracy import accuracy_metrics
+
+    hs = np.asarray(horizons, dtype=float)
+    time, cause = cohort.competing_risks()
+    y = np.array(list(zip(cause > 0, time)), dtype=[("event", bool), ("time", float)])
+    rows = []
+    for name, model in fits.items():
+        weights, k = loo_weights(model.posterior)
+        efs = model.efs_draws(cohort, hs)
+        if efs.shape[:2] != weights.shape:
+            raise ValueError(f"{name}: EFS draws {efs.shape[:2]} do not match the LOO weights {weights.shape}")
+        loo_efs = np.einsum("sn,snh->nh", weights, efs)
+        acc = accuracy_metrics(y, y, 1.0 - loo_efs[:, -1], loo_efs, hs)
+        rows.append({"model": name, "harrell_c": acc.harrell_c, "uno_c": acc.uno_c, "mean_auc": acc.mean_auc,
+                     "integrated_brier": acc.integrated_brier, f"pareto k > {K_THRESHOLD}": int((k > K_THRESHOLD).sum()),
+                     "n": int(len(time))})
+    return pd.DataFrame(rows)

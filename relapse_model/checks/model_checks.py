@@ -205,15 +205,14 @@ PATHWAY_CHECK_STAGES: tuple[tuple[str, Callable[..., None]], ...] = (
 )
 
 
-def check_stages(model=None) -> tuple[tuple[str, Callable[..., None]], ...]:
-    """The check sequence of ``model`` (the one-step models' by default)."""
-    spec = getattr(model, "spec", None)
-    return PATHWAY_CHECK_STAGES if spec is not None and spec.pathway else CHECK_STAGES
+def check_stages(pathway: bool = False) -> tuple[tuple[str, Callable[..., None]], ...]:
+    """The check sequence of the pathway model or of the one-step models."""
+    return PATHWAY_CHECK_STAGES if pathway else CHECK_STAGES
 
 
-def n_check_stages(spec: CheckSpec, model=None) -> int:
+def n_check_stages(spec: CheckSpec, pathway: bool = False) -> int:
     """How many progress messages :func:`run_checks` gives (one per stage, one per fold)."""
-    return len(check_stages(model)) + spec.cv_folds
+    return len(check_stages(pathway)) + (0 if pathway else spec.cv_folds)
 
 
 def run_checks(model, cohort: Cohort, spec: CheckSpec = CheckSpec(),
@@ -225,7 +224,7 @@ def run_checks(model, cohort: Cohort, spec: CheckSpec = CheckSpec(),
     """
     say = step or (lambda _msg: None)
     out = CheckResults()
-    for message, stage in check_stages(model):
+    for message, stage in check_stages(model.spec.pathway):
         say(message)
         stage(model, cohort, spec, out)
     if spec.cv_folds and not model.spec.pathway:

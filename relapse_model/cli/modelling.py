@@ -301,7 +301,7 @@ def check(fit_path: Path, cohort_path: Path, reading: dict, out_dir: Path, horiz
             if given:
                 raise InputError.single(flag, f"not available for a pathway fit ({fit_path}) in this version: "
                                         "the pathway checks are occupation, response and landmark calibration")
-    with StageProgress(n_check_stages(spec, model) + compare + sensitivity, quiet or as_json) as progress:
+    with StageProgress(n_check_stages(spec, model.spec.pathway) + compare + sensitivity, quiet or as_json) as progress:
         results = run_checks(model, c, spec, step=progress.step)
         files = write_check_files(results, out_dir, survival_label(model))
         if compare:

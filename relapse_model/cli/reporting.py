@@ -79,16 +79,19 @@ def _override(spec, *, seed: int | None = None, out_dir: Path | None = None, dra
 
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder (default: reports/build/demo).")
+              help="Output folder (default: reports/build/demo; reports/build/pathway with --model pathway).")
 @click.option("--seed", type=int, default=None, help="Override the demo spec's seed (1).")
 @click.option("--draws", type=click.IntRange(min=10), default=None,
               help="Draws and tuning steps per chain (default 1000).")
+@click.option("--model", "outcome", type=click.Choice(["competing", "pathway"]), default="competing", show_default=True,
+              help="competing: the one-step model and two virtual trials (reports/demo.toml); pathway: the "
+                   "multi-state model of the course after relapse and its checks (reports/pathway.toml).")
 @force_option
 @quiet_option
 @json_option
 @strict_option
-def demo(out_dir: Path | None, seed: int | None, draws: int | None, force: bool, quiet: bool, as_json: bool,
-         strict: bool) -> None:
+def demo(out_dir: Path | None, seed: int | None, draws: int | None, outcome: str, force: bool, quiet: bool,
+         as_json: bool, strict: bool) -> None:
     """End-to-end demo on the bundled BFM-like reference cohort (about 3 minutes on 2 cores).
 
     Builds reports/demo.toml: validates the cohort, fits the competing-risk cure model, checks
@@ -100,12 +103,16 @@ def demo(out_dir: Path | None, seed: int | None, draws: int | None, force: bool,
     Examples:
       relapse-model demo
       relapse-model demo --out /tmp/demo --seed 7
+      relapse-model demo --model pathway
     """
     from relapse_model.common.paths import REPORTS_DIR
     from relapse_model.report.spec import load_report_spec
 
-    spec = _override(load_report_spec(REPORTS_DIR / "demo.toml"), seed=seed, out_dir=out_dir, draws=draws)
+    pathway = outcome == "pathway"
+    spec = _override(load_report_spec(REPORTS_DIR / ("pathway.toml" if pathway else "demo.toml")), seed=seed,
+                     out_dir=out_dir, draws=draws)
     if not (quiet or as_json):
         out.print("[bold]relapse-model demo[/bold]: the synthetic BFM-like reference cohort (200 patients), "
-                  "the default model, its checks and two virtual trials")
+                  + ("the pathway model (response, MRD, transplant, cure) and its checks" if pathway else
+                     "the default model, its checks and two virtual trials"))
     _build(spec, quiet, as_json, strict, show=("cohort_characteristics", "convergence", "risk_profiles"), force=force)

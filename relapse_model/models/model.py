@@ -279,6 +279,14 @@ class RelapseModel:
                          "fit_hash": self.posterior.attrs.get("fit_hash", "")})
         return ds
 
+    def efs_draws(self, patients: Cohort, horizons: list[float] | np.ndarray) -> np.ndarray:
+        """EFS (or the single endpoint's survival) of each patient at each horizon under every
+        posterior draw, chains stacked: (S, n, H), for LOO expectations
+        (:func:`relapse_model.checks.loo.loo_efs_accuracy`)."""
+        curves = patient_curves(self.parameters(), self.design(patients, with_outcome=False),
+                                np.asarray(horizons, dtype=float))
+        return curves["event_free_survival" if "event_free_survival" in curves else "survival"]
+
     def survival_curves(self, groups: str | dict[str, Cohort], times: list[float] | np.ndarray | None = None,
                         *, interval: float = 0.95, max_draws: int = 1000) -> xr.Dataset:
         """Marginal curves of groups of patients, averaged over each group's patients per draw.

@@ -33,13 +33,13 @@ from relapse_model.cohort.cohort import Cohort, load_cohort
 from relapse_model.cohort.schema import COLUMNS
 from relapse_model.common.intervals import expand_estimates
 from relapse_model.common.output import OutputLock, check_output_folder, publish_folder, staging_folder
-from relapse_model.common.paths import DEFAULT_PRIORS
 from relapse_model.errors import InputError, Issue
 from relapse_model.report import content
 from relapse_model.report.design import design_table, plain_language
 from relapse_model.report.labels import setting_text
-from relapse_model.report.figures import (arm_curves_figure, calibration_figure, forest_figure, outcome_figure,
-                                          ppc_figure, profile_figure)
+from relapse_model.report.figures import (arm_curves_figure, calibration_figure, forest_figure, landmark_figure,
+                                          occupation_figure, outcome_figure, ppc_figure, profile_figure,
+                                          response_calibration_figure)
 from relapse_model.report.html import Figure, Section, Table, render_report
 from relapse_model.report.privacy import suppress_counts
 from relapse_model.report.provenance import file_sha256, provenance
@@ -96,7 +96,7 @@ def _model(spec: ReportSpec, cohort: Cohort):
     m = spec.model
     if m.fit is not None:
         return RelapseModel.load(spec.resolve(m.fit), cohort=cohort)
-    model = RelapseModel(spec.resolve(m.priors) if m.priors else DEFAULT_PRIORS, m.model_spec())
+    model = RelapseModel(spec.resolve(m.priors) if m.priors else None, m.model_spec())
     return model.fit(cohort, m.sampler_spec(spec.seed), progressbar=False)
 
 
@@ -174,6 +174,12 @@ def _cohort_stage(b: _Build) -> None:
     b.inputs |= {f"cohort {p.name}": p for p in b.cohort_paths}
 
 
+ONE_STEP_EFFECTS_CAPTION = "Odds ratios of cure and hazard ratios of relapse and of death without relapse"
+PATHWAY_EFFECTS_CAPTION = ("Every transition of the pathway model: odds ratios of refractory disease and of early "
+                           "death (vs response), of cure in remission, of cure after vs before transplant, and hazard "
+                           "ratios of relapse after transplant and of death after a second relapse")
+
+
 def _model_stage(b: _Build) -> None:
     w = b.writer
     b.model = b.model or _model(b.spec, b.cohort)
@@ -186,8 +192,9 @@ def _model_stage(b: _Build) -> None:
                 pd.DataFrame({"setting": [k.replace("_", " ") for k in settings],
                               "value": [setting_text(v) for v in settings.values()]})),
         w.figure(forest_figure(effects, b.fig_dir / "effects_forest.png"), "Effects: prior beside posterior",
-                 "Odds ratios of cure and hazard ratios of relapse and of death without relapse, "
-                 "posterior median with 95% credible interval (blue) and the prior's median and 95% interval (grey)."),
+                 (PATHWAY_EFFECTS_CAPTION if b.model.spec.pathway else ONE_STEP_EFFECTS_CAPTION)
+                 + ", posterior median with 95% credible interval (blue) and the prior's median and 95% interval "
+                 "(grey)."),
         w.table("effects", "Effects (posterior and prior)", effects),
     ]))
     if b.model.priors.path:
@@ -201,7 +208,8 @@ def _profiles_stage(b: _Build) -> None:
     profiles = content.risk_profiles(b.model, b.cohort, h, mc)
     w.figure_data("risk_profiles", profiles)
     b.sections.append(Section("profiles", "Risk by profile", [
-        w.table("risk_profiles", f"Predicted and observed risk at {h:g} months by cytogenetic risk group and MRD",
+        w.table("risk_profiles", f"Predicted and observed risk at {h:g} months by cytogenetic risk group and "
+                f"{'timing of relapse' if b.model.spec.pathway else 'MRD'}",
                 profiles, "Aggregates over each profile's patients; no per-patient predictions are shown. "
                 f"Profiles with fewer than {mc} patients are suppressed."),
         w.figure(profile_figure(profiles, b.fig_dir / "risk_profiles.png", h, content.survival_label(b.model)),
@@ -225,7 +233,9 @@ def _checks_stage(b: _Build) -> None:
         items.append(w.figure(ppc_figure(ds, b.fig_dir / f"ppc_{name}.png"),
                               f"Posterior-predictive check: {name.replace('_', ' ')}",
                               "Observed curves (black) against replicates censored like the data."))
-    items.append(w.table("ppc_summary", "Posterior-predictive summary", content.ppc_table(b.checks.ppc, mc)))
+    if b.checks.ppc:
+        items.append(w.table("ppc_summary", "Posterior-predictive summary", content.ppc_table(b.checks.ppc, mc)))
+    items += _pathway_check_items(b)
     items.append(w.table("calibration_summary", "Calibration (slope 1 and intercept 0 when calibrated)",
                          calibration_summary(b.checks, label)))
     for key, table in b.checks.calibration.items():
@@ -236,6 +246,39 @@ def _checks_stage(b: _Build) -> None:
         items.append(w.figure(calibration_figure(numeric, b.fig_dir / f"calibration_{key}.png"),
                               f"Calibration: {'relapse' if kind == 'relapse' else label}, {horizon}"))
     b.sections.append(Section("checks", "Model checks", items))
+
+
+def _pathway_check_items(b: _Build) -> list:
+    """The pathway model's checks: state occupation, response and landmark calibration."""
+    w, mc, checks = b.writer, b.spec.min_count, b.checks
+    if checks.occupation is None:
+        return []
+    occupation = expand_estimates(checks.occupation).to_dataframe().reset_index()
+    w.figure_data("state_occupation", occupation)
+    response = suppress_counts(checks.response_calibration, ["n"], mc)
+    landmark = suppress_counts(checks.landmark_calibration, ["n"], mc)
+    at = checks.landmark_calibration.attrs["landmark"]
+    w.figure_data("calibration_response", response)
+    w.figure_data("calibration_landmark", landmark)
+    inside = float(checks.occupation["inside"].mean())
+    return [
+        w.figure(occupation_figure(checks.occupation, b.fig_dir / "state_occupation.png"),
+                 "State occupation: the course after relapse",
+                 "Probability of being in each state over time: observed (Aalen-Johansen estimate from the cohort's "
+                 "paths, black) against the model's 95% posterior-predictive band for a cohort of the same patients "
+                 f"(blue); the observed value lies inside the band at {inside:.0%} of the state-times shown. "
+                 "Comparable under independent censoring."),
+        w.figure(response_calibration_figure(checks.response_calibration, b.fig_dir / "calibration_response.png"),
+                 "Calibration: response to re-induction",
+                 "Observed share responding (CR2/CRi, Wilson 95% interval) by fifth of predicted probability; "
+                 f"{checks.response_calibration.attrs['unassessed']} patient(s) lost before the assessment are "
+                 "not counted."),
+        w.figure(landmark_figure(checks.landmark_calibration, b.fig_dir / "calibration_landmark.png"),
+                 f"Calibration by transplant status: predictions given the state at {at:g} months",
+                 "Mean prediction given each patient's path so far against Kaplan-Meier from the landmark (95% "
+                 "interval), for patients transplanted by then, in remission, or relapsed/refractory."),
+        w.table("calibration_landmark", f"Given the state at {at:g} months: predicted vs observed", landmark),
+    ]
 
 
 def _trial_stage(part: TrialPart, trial: TrialSpec, trial_path: Path) -> Callable[[_Build], None]:
@@ -302,7 +345,7 @@ def report_stages(spec: ReportSpec, *, fitted: bool = False) -> list[tuple[str |
 def n_stages(spec: ReportSpec, *, fitted: bool = False) -> int:
     """How many times :func:`build_report` calls ``step`` for this spec (for progress bars)."""
     own = sum(message is not None for message, _ in report_stages(spec, fitted=fitted))
-    return own + n_check_stages(_check_spec(spec)) + 1     # + writing the report
+    return own + n_check_stages(_check_spec(spec), pathway=spec.model.pathway) + 1     # + writing the report
 
 
 def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str] | None = None,

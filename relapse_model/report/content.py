@@ -60,25 +60,30 @@ def effect_table(model) -> pd.DataFrame:
     return table
 
 
-def _profile_masks(cohort: Cohort) -> dict[str, np.ndarray]:
+def _profile_masks(cohort: Cohort, by_mrd: bool = True) -> dict[str, np.ndarray]:
+    """Risk group x MRD (one-step models), or risk group x timing of relapse (the pathway model,
+    whose predictions at relapse come before MRD is measured)."""
     d = cohort.data
-    mrd = d["mrd_positive"].map({True: "MRD+", False: "MRD-"}).fillna("MRD unknown").astype(str).to_numpy()
+    if by_mrd:
+        second = d["mrd_positive"].map({True: "MRD+", False: "MRD-"}).fillna("MRD unknown").astype(str).to_numpy()
+        levels = ("MRD-", "MRD+", "MRD unknown")
+    else:
+        second = np.where(d["early_relapse"].to_numpy(dtype=bool), "early relapse", "late relapse")
+        levels = ("early relapse", "late relapse")
     risk = d["risk_group"].astype(str).to_numpy()
-    masks = {}
-    for g in RISK_GROUPS:
-        for m in ("MRD-", "MRD+", "MRD unknown"):
-            masks[f"{g}, {m}"] = (risk == g) & (mrd == m)
-    return masks
+    return {f"{g}, {m}": (risk == g) & (second == m) for g in RISK_GROUPS for m in levels}
 
 
 def risk_profiles(model, cohort: Cohort, horizon: float, min_count: int) -> pd.DataFrame:
-    """Predicted (posterior mean, 95% CrI) and observed risk by cytogenetic risk group x MRD.
+    """Predicted (posterior mean, 95% CrI) and observed risk by cytogenetic risk group x MRD (x
+    early / late relapse for the pathway model).
 
     Only aggregates are shown; a profile with fewer than ``min_count`` patients has its count
     suppressed and its estimates left blank.
     """
     label = survival_label(model)
-    masks = {name: m for name, m in _profile_masks(cohort).items() if m.any()}
+    pathway = getattr(model.spec, "pathway", False)
+    masks = {name: m for name, m in _profile_masks(cohort, by_mrd=not pathway).items() if m.any()}
     big = {name: cohort.subset(m) for name, m in masks.items() if m.sum() >= min_count}
     rows = []
     curves = model.survival_curves(big, times=[horizon]) if big else None

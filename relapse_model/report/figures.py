@@ -104,13 +104,14 @@ def forest_figure(effects: pd.DataFrame, path: str | Path) -> Path:
                              gridspec_kw={"height_ratios": heights}, constrained_layout=True)
     for ax, scale in zip(axes[:, 0], scales):
         part = effects[effects["scale"] == scale].reset_index(drop=True)
+        v = {k: part[k].to_numpy(float) for k in ("prior_median", "prior_lower", "prior_upper", "posterior_median",
+                                                    "posterior_lower", "posterior_upper")}
         y = np.arange(len(part))[::-1].astype(float)
-        ax.errorbar(part["prior_median"], y - 0.18,
-                    xerr=[part["prior_median"] - part["prior_lower"], part["prior_upper"] - part["prior_median"]],
+        ax.errorbar(v["prior_median"], y - 0.18,
+                    xerr=[v["prior_median"] - v["prior_lower"], v["prior_upper"] - v["prior_median"]],
                     fmt="s", color="0.6", ms=4, capsize=2, label="prior (95%)")
-        ax.errorbar(part["posterior_median"], y + 0.18,
-                    xerr=[part["posterior_median"] - part["posterior_lower"],
-                          part["posterior_upper"] - part["posterior_median"]],
+        ax.errorbar(v["posterior_median"], y + 0.18,
+                    xerr=[v["posterior_median"] - v["posterior_lower"], v["posterior_upper"] - v["posterior_median"]],
                     fmt="o", color="C0", ms=4, capsize=2, label="posterior (95% CrI)")
         ax.axvline(1.0, color="k", lw=0.8)
         ax.set_xscale("log")
@@ -314,7 +315,7 @@ def landmark_figure(table: pd.DataFrame, path: str | Path) -> Path:
         for quantity, rows in part.groupby("quantity", sort=False):
             y = rows["observed"].to_numpy(float)
             err = np.vstack([y - rows["lower"].to_numpy(float), rows["upper"].to_numpy(float) - y])
-            ax.errorbar(rows["predicted"], y, yerr=np.clip(err, 0, None), fmt=markers.get(quantity, "o"),
+            ax.errorbar(rows["predicted"].to_numpy(float), y, yerr=np.clip(err, 0, None), fmt=markers.get(quantity, "o"),
                         color=color, capsize=3, label=f"{STATE_LABELS.get(state, state)}: {quantity.upper()} "
                         f"(n={int(rows['n'].iloc[0])})")
             for x_, y_, h in zip(rows["predicted"], y, rows["horizon"]):

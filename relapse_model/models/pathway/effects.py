@@ -21,14 +21,17 @@ SECTIONS = (
 )
 #: Transplant and relapsed-state effects: (posterior variable, priors section, key, label, scale).
 SCALARS = (
-    ("transplant_cure_shift", "transplant_cure", "shift", "transplant (MRD-negative, HSCT 3 months after the "
-     "assessment)", "transplant: odds ratio of cure after vs before"),
+    ("transplant_cure_shift", "transplant_cure", "shift", "transplant (MRD-neg., at 3 months)",
+     "transplant: odds ratio of cure after vs before"),
     ("transplant_relapse_log_hr", "transplant_relapse", "log_hazard_ratio", "transplant (non-cured)",
      "transplant: hazard ratio of relapse after vs before"),
     ("rr_death_second_relapse_log_hr", "refractory_death", "second_relapse", "second relapse vs refractory",
      "hazard ratio of death in the relapsed/refractory state"),
 )
-TRANSPLANT_MODIFIER_SCALE = "transplant: modifier of the odds ratio of cure after vs before"
+TRANSPLANT_MODIFIER_SCALE = "transplant: modifiers of its odds ratio of cure"
+#: Scales of the class effects (against the intermediate risk group), per section.
+CLASS_SCALES = {"refractory": "class vs intermediate risk: OR of refractory disease",
+                "remission_cure": "class vs intermediate risk: OR of cure in remission"}
 
 
 def _prior(priors: PriorSet, section: str, key: str, interval: float) -> tuple[float, float, float]:
@@ -41,7 +44,9 @@ def pathway_effect_table(posterior: xr.Dataset, priors: PriorSet, *, hierarchy: 
     """Rows: term, covariate, scale, posterior median/lower/upper, prior median/lower/upper.
 
     Odds and hazard ratios: medians and equal-tailed intervals of the exponentiated draws.
-    Cytogenetic classes act on the refractory odds, against the intermediate risk group.
+    Cytogenetic classes act on the refractory odds and on the cure in remission, against the
+    intermediate risk group. The transplant's odds ratio of cure is that of an MRD-negative
+    responder transplanted 3 months after the assessment (its modifiers follow).
     """
     rows = []
     for section, prior_section, scale in SECTIONS:
@@ -57,7 +62,7 @@ def pathway_effect_table(posterior: xr.Dataset, priors: PriorSet, *, hierarchy: 
         draws = posterior["transplant_cure_modifier"].sel(transplant_modifier=key).to_numpy().ravel()
         rows.append(effect_row("transplant_cure", key, ratio_quantiles(draws, interval),
                                _prior(priors, "transplant_cure", key, interval), TRANSPLANT_MODIFIER_SCALE))
-    for section, _, scale in SECTIONS:
+    for section, scale in CLASS_SCALES.items():
         name = Names(section).class_effect
         if not hierarchy or name not in posterior:
             continue
@@ -65,5 +70,5 @@ def pathway_effect_table(posterior: xr.Dataset, priors: PriorSet, *, hierarchy: 
         for j, cls in enumerate(CYTOGENETICS):
             draws = posterior[name].sel(cytogenetics=cls).to_numpy().ravel()
             rows.append(effect_row(section, f"cytogenetics: {cls}", ratio_quantiles(draws, interval),
-                                   ratio_quantiles(prior_classes[:, j], interval), scale + " vs intermediate risk"))
+                                   ratio_quantiles(prior_classes[:, j], interval), scale))
     return pd.DataFrame(rows)

@@ -91,11 +91,13 @@ def landmark_states(paths: ObservedPaths, landmark: float) -> LandmarkStates:
 
 
 def simulate_from_landmark(params: PathwayParameters, design: Design, states: LandmarkStates, *,
-                           replicates: int = 100, seed: int | np.random.SeedSequence = 0) -> SimulatedPaths:
+                           replicates: int = 100, seed: int | np.random.SeedSequence = 0,
+                           transplant_from_remission: bool = True) -> SimulatedPaths:
     """Paths (S, n, K) onward from each patient's state at the landmark (times from relapse).
 
     Patients dead or censored at the landmark get the paths of a ``reinduction`` patient; mask
-    them with :attr:`LandmarkStates.predicted`.
+    them with :attr:`LandmarkStates.predicted`. ``transplant_from_remission=False`` removes the
+    transplant hazard of patients in remission at the landmark (a counterfactual).
     """
     seeds = (seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)).spawn(2)
     shape = (params.n_draws, design.n, replicates)
@@ -109,7 +111,8 @@ def simulate_from_landmark(params: PathwayParameters, design: Design, states: La
     eta_c = _expand(patient_predictors(params, design).eta_cure_without_mrd)
     in_remission = st == REMISSION
     course = remission_course(rng, params, shape, a, eta_c, mrd, in_remission,
-                              after=np.where(in_remission, m - a, 0.0))
+                              after=np.where(in_remission, m - a, 0.0),
+                              transplant_allowed=None if transplant_from_remission else ~in_remission)
     after_tx = _from_transplant(rng, params, shape, a, eta_c, mrd, states)
     rr_entry = np.where(st == RELAPSED_REFRACTORY, np.broadcast_to(states.entry[None, :, None], shape),
                         np.where(st == TRANSPLANTED, after_tx.relapse, course.relapse))
@@ -151,3 +154,16 @@ def _from_transplant(rng, params, shape, a, eta_c, mrd, states: LandmarkStates):
 def _pick(mask: np.ndarray, yes: SimulatedPaths, no: SimulatedPaths) -> SimulatedPaths:
     return SimulatedPaths(*(np.where(mask, getattr(yes, f), getattr(no, f)) for f in
                             ("assessment", "response", "mrd", "transplant", "relapse", "death", "end", "cured")))
+
+
+def counterfactual_states(assessment: np.ndarray, mrd: np.ndarray, at: float) -> tuple[LandmarkStates, LandmarkStates]:
+    """The two scenarios of the transplant counterfactual for patients in remission at ``at``
+    months (relapse-free, untransplanted, with MRD code ``mrd``): transplanted at ``at``, and in
+    remission at ``at`` (to be simulated with ``transplant_from_remission=False``)."""
+    n = len(assessment)
+    if np.any(assessment > at):
+        raise ValueError(f"the counterfactual starts at {at:g} months, before some response assessments")
+    nan, no = np.full(n, np.nan), np.zeros(n, dtype=bool)
+    transplanted = LandmarkStates(float(at), np.full(n, TRANSPLANTED), assessment, mrd, np.full(n, float(at)), nan, no)
+    remission = LandmarkStates(float(at), np.full(n, REMISSION), assessment, mrd, nan, nan, no)
+    return transplanted, remission

@@ -10,6 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from relapse_model.cohort.cohort import Cohort
+from relapse_model.common.intervals import estimate_coords, summarise_draws
 from relapse_model.common.paths import PATHWAY_PRIORS
 from relapse_model.errors import InputError
 from relapse_model.models import fit_file
@@ -19,9 +20,9 @@ from relapse_model.models.model import NotFittedError, _sample, _with_overrides
 from relapse_model.models.pathway.build import PathwayData, build_pathway_model
 from relapse_model.models.pathway.likelihood import sojourns
 from relapse_model.models.pathway.parameters import PathwayParameters, from_posterior
-from relapse_model.models.pathway.paths import DEFAULT_ASSESSMENT_MONTHS, observed_paths
+from relapse_model.models.pathway.paths import DEFAULT_ASSESSMENT_MONTHS, mrd_codes, observed_paths
 from relapse_model.models.pathway.landmark import landmark_states
-from relapse_model.models.pathway.predict import predict_draws, summarise
+from relapse_model.models.pathway.predict import curves, predict_draws, summarise
 from relapse_model.models.pathway.simulate import SimulatedPaths, simulate_paths
 from relapse_model.models.spec import ModelSpec, SamplerSpec, parse_model_spec, parse_sampler_spec
 from relapse_model.priors.spec import PriorSet, load_priors
@@ -204,6 +205,83 @@ class PathwayModel:
         a = _assessment(patients) if assessment is None else np.full(len(patients), float(assessment))
         return simulate_paths(self.parameters(max_draws), self.design(patients), a, replicates=replicates,
                               censor=censor, seed=seed)
+
+    def efs_draws(self, patients: Cohort, horizons: list[float] | np.ndarray, *, replicates: int = 10,
+                  seed: int = 0) -> np.ndarray:
+        """EFS of each patient at each horizon under every posterior draw, chains stacked:
+        (S, n, H), each a Monte Carlo average over ``replicates`` simulated paths (for LOO
+        expectations, :func:`relapse_model.checks.loo.loo_efs_accuracy`)."""
+        self.posterior  # noqa: B018 - raises NotFittedError naming fit()
+        return predict_draws(self.parameters(), self.design(patients), _assessment(patients),
+                             _checked_times(horizons, None), replicates=replicates, seed=seed).efs
+
+    def transplant_counterfactual(self, patients: Cohort, times: list[float] | np.ndarray, *, at: float = 4.0,
+                                  replicates: int = 100, max_draws: int = 200, interval: float = 0.95,
+                                  seed: int = 0) -> xr.Dataset:
+        """The same patient in remission at month ``at``, transplanted then or never transplanted.
+
+        Each patient is taken as a responder in remission, relapse-free and untransplanted at
+        ``at`` months after relapse, with the MRD recorded in the cohort (blank: not measured)
+        and their own covariates; paths are simulated onward (:mod:`.landmark`) under two
+        scenarios: allogeneic HSCT at ``at`` months, and no transplant from remission (salvage
+        transplant after a relapse stays possible in both).
+
+        What it assumes: the fitted transition effects are causal given the model's covariates
+        and path (no unmeasured reason for transplanting some responders and not others, such
+        as donor availability tied to prognosis); a transplant at ``at`` is feasible; outcomes
+        follow the model's semi-Markov structure (the post-transplant hazards on the graft's
+        clock). It is a model-based contrast, not an estimate from a randomised comparison.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``event_free_survival`` and ``overall_survival`` (patient x scenario x time x
+            estimate, scenarios ``transplant`` and ``no_transplant``) and their differences,
+            ``efs_difference`` and ``os_difference`` (transplant minus none, per draw).
+        """
+        from relapse_model.models.pathway.landmark import counterfactual_states, simulate_from_landmark
+
+        self.posterior  # noqa: B018 - raises NotFittedError naming fit()
+        times = _checked_times(times, at)
+        params, design = self.parameters(max_draws), self.design(patients)
+        codes = mrd_codes(patients.data)
+        with_tx, without = counterfactual_states(_assessment(patients), codes, at)
+        seeds = np.random.SeedSequence(seed).spawn(2)
+        draws = {name: curves(simulate_from_landmark(params, design, states, replicates=replicates, seed=child,
+                                                     transplant_from_remission=allowed), None, times)
+                 for (name, states, allowed), child in zip((("transplant", with_tx, True),
+                                                            ("no_transplant", without, False)), seeds)}
+        data = {}
+        for key, field in (("event_free_survival", "efs"), ("overall_survival", "os")):
+            stacked = np.stack([getattr(draws[k], field) for k in ("transplant", "no_transplant")], axis=2)
+            data[key] = summarise_draws(stacked, ("patient", "scenario", "time"), interval)
+            diff = getattr(draws["transplant"], field) - getattr(draws["no_transplant"], field)
+            data[f"{field}_difference"] = summarise_draws(diff, ("patient", "time"), interval)
+        ds = xr.Dataset(data, coords={"patient": patients.data["patient_id"].astype(str).tolist(),
+                                      "scenario": ["transplant", "no_transplant"], "time": times, **estimate_coords()})
+        ds.attrs.update(credible_interval=interval, transplant_month=float(at))
+        return ds
+
+    def survival_curves(self, groups: dict[str, Cohort], times: list[float] | np.ndarray | None = None, *,
+                        interval: float = 0.95, replicates: int = 20, max_draws: int = 200,
+                        seed: int = 0) -> xr.Dataset:
+        """Marginal curves of groups of patients at relapse, averaged over each group's patients
+        per draw: ``event_free_survival``, ``overall_survival``, ``relapse_incidence`` and
+        ``hsct_probability`` (group x time x estimate), as :meth:`RelapseModel.survival_curves`."""
+        self.posterior  # noqa: B018 - raises NotFittedError naming fit()
+        times = _checked_times(DEFAULT_TIMES if times is None else times, None)
+        params = self.parameters(max_draws)
+        per_group = {}
+        for name, cohort in groups.items():
+            c = predict_draws(params, self.design(cohort), _assessment(cohort), times, replicates=replicates, seed=seed)
+            per_group[name] = {"event_free_survival": c.efs, "overall_survival": c.os, "relapse_incidence": c.relapse,
+                               "hsct_probability": c.hsct}
+        names = list(per_group)
+        data = {key: summarise_draws(np.stack([per_group[g][key].mean(axis=1) for g in names], axis=1),
+                                     ("group", "time"), interval) for key in per_group[names[0]]}
+        ds = xr.Dataset(data, coords={"group": names, "time": times, **estimate_coords()})
+        ds.attrs["credible_interval"] = interval
+        return ds
 
     def predict(self, patients: Cohort, times: list[float] | np.ndarray = DEFAULT_TIMES, *,
                 landmark: float | None = None, replicates: int = 200, max_draws: int = 200, interval: float = 0.95,

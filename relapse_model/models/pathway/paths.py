@@ -187,11 +187,15 @@ def _transplant_issues(i: int, t: _Recorded, response: np.ndarray) -> list[str]:
     return out
 
 
-def _mrd(data: pd.DataFrame, response: np.ndarray) -> np.ndarray:
+def mrd_codes(data: pd.DataFrame) -> np.ndarray:
+    """MRD code of every row from ``mrd_positive`` (CHIP rule applied): blank = not measured."""
     mrd = data["mrd_positive"]
-    code = np.where(mrd.isna().to_numpy(), MRD_UNKNOWN,
-                    np.where(mrd.fillna(False).to_numpy(dtype=bool), MRD_POSITIVE, MRD_NEGATIVE))
-    return np.where(response == RESPONSE, code, -1).astype(np.int64)
+    return np.where(mrd.isna().to_numpy(), MRD_UNKNOWN,
+                    np.where(mrd.fillna(False).to_numpy(dtype=bool), MRD_POSITIVE, MRD_NEGATIVE)).astype(np.int64)
+
+
+def _mrd(data: pd.DataFrame, response: np.ndarray) -> np.ndarray:
+    return np.where(response == RESPONSE, mrd_codes(data), -1).astype(np.int64)
 
 
 def observed_paths(cohort: Cohort) -> ObservedPaths:
