@@ -43,6 +43,16 @@ class Issue:
         return f"{', '.join(where)}: {self.message}"
 
 
+class ExtrapolationWarning(UserWarning):
+    """Legal input the fit cannot vouch for: a study or cytogenetic class it never saw, or a score
+    far outside the fitted cohort's range. The prediction is made; the warning says on what."""
+
+
+class ThinDataWarning(UserWarning):
+    """A legal cohort that cannot inform part of the model (no events of a kind, one class, one
+    study, very few patients): those parts of the posterior are the prior."""
+
+
 class InputError(ValueError):
     """Bad input: carries every problem found, each printable as one line.
 

@@ -149,3 +149,145 @@ def test_toml_files_that_are_folders_or_not_utf8_are_one_line_errors(tmp_path, k
     assert len(str(info.value).splitlines()) == 1
     with pytest.raises(InputError, match="is a folder; give the file"):
         load(tmp_path)
+
+
+# --- NaN, inf and nonsense in specification files (issue 13) ----------------------------------
+
+def _default_priors_with(old: str, new: str) -> str:
+    from relapse_model.common.paths import DEFAULT_PRIORS
+    from pathlib import Path
+
+    text = Path(DEFAULT_PRIORS).read_text()
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('mu = 0.0, sigma = 1.0', 'mu = nan, sigma = 1.0', "parameter mu must be a finite number, got nan"),
+    ('mu = 0.0, sigma = 1.0', 'mu = 0.0, sigma = inf', "parameter sigma must be a finite number, got inf"),
+])
+def test_priors_with_nan_or_inf_are_refused_naming_the_key(tmp_path, old, new, message):
+    from relapse_model.priors.spec import load_priors
+
+    path = tmp_path / "p.toml"
+    path.write_text(_default_priors_with(old, new))
+    with pytest.raises(InputError, match=rf"^{path}: key 'cure\.default_effect': {message}$"):
+        load_priors(path)
+
+
+def test_priors_meta_that_is_not_a_table_is_one_line(tmp_path):
+    from relapse_model.priors.spec import load_priors
+
+    path = tmp_path / "p.toml"
+    path.write_text("meta = 5\n" + _default_priors_with("[meta]", "[unused_meta]").split("[unused_meta]")[0])
+    with pytest.raises(InputError, match=rf"^{path}: key 'meta': must be a table \(name, description\), got 5$"):
+        load_priors(path)
+
+
+def _trial(**changes):
+    import glob
+    import tomllib
+    from pathlib import Path
+
+    raw = tomllib.loads(Path(sorted(glob.glob("reports/trials/*.toml"))[0]).read_text())
+    for key, value in changes.items():
+        target = raw
+        *parents, last = key.split(".")
+        for k in parents:
+            target = target[k]
+        target[last] = value
+    return raw
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"analysis.rmst_tau": float("inf")}, "key 'analysis.rmst_tau': Input should be a finite number"),
+    ({"analysis.max_months": 0.001}, r"analysis.max_months \(0.001\) ends before accrual of \d+ patients is complete"),
+    ({"sample_size": 10**9}, "key 'sample_size': Input should be less than or equal to 100000"),
+    ({"accrual.rate": float("nan")}, "key 'accrual.rate': Input should be a finite number"),
+])
+def test_trial_specs_with_inf_nan_or_impossible_values_are_refused(changes, message):
+    from relapse_model.simulate.spec import parse_spec
+
+    with pytest.raises(InputError, match=rf"^trial.toml: {message}"):
+        parse_spec(_trial(**changes), "trial.toml")
+    assert parse_spec(_trial(**{"analysis.bayes_prior_sd": float("inf")}), "trial.toml")   # inf: a flat prior
+
+
+def test_agent_effects_and_targets_are_checked():
+    from pydantic import ValidationError
+
+    from relapse_model.simulate.agents import Condition, RatioPrior
+
+    with pytest.raises(ValidationError, match="Input should be a finite number"):
+        RatioPrior(median=0.8, lower=0.5, upper=float("inf"))
+    with pytest.raises(ValidationError, match="flt3_itd is yes/no: give equals = true or equals = false, not 'maybe'"):
+        Condition(column="flt3_itd", equals="maybe")
+    assert Condition(column="flt3_itd", equals=True)
+
+
+def test_predictions_outside_the_fitted_cohort_are_made_with_a_warning(small_fit, small_fit_path, tmp_path, runner):
+    import warnings
+
+    from relapse_model.cohort import load_patients
+    from relapse_model.cohort.bundled import bundled_path
+    from relapse_model.errors import ExtrapolationWarning
+
+    frame = pd.read_csv(bundled_path("bfm_like"), dtype=str, keep_default_na=False).head(6)
+    frame.loc[0, "study"] = "a new study"
+    frame.loc[1, "lsc17"] = "50"
+    frame.loc[2, "cytogenetics"] = "cbfa2t3_glis2"
+    path = tmp_path / "new.csv"
+    frame.to_csv(path, index=False)
+    patients = load_patients(path)
+    fitted = set(small_fit._fitted_classes)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        small_fit.predict(patients, [12, 36])
+    messages = [str(w.message) for w in caught if issubclass(w.category, ExtrapolationWarning)]
+    assert any("1 patient(s) from a study the fit did not include (a new study)" in m for m in messages)
+    assert any("1 patient(s) with lsc17 more than 4 SD from the fitted cohort's mean (e.g. 50)" in m for m in messages)
+    assert any("cbfa2t3_glis2" in m for m in messages) == ("cbfa2t3_glis2" not in fitted)
+    result = runner.invoke(main, ["predict", str(small_fit_path), str(path), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0
+    assert f"warning: {path}: 1 patient(s) from a study the fit did not include (a new study)" in result.stderr
+
+
+def test_cohorts_that_cannot_inform_the_model_fit_with_a_warning(monkeypatch):
+    from relapse_model.cohort.bundled import load_bundled
+    from relapse_model.errors import ThinDataWarning
+    from relapse_model.models import RelapseModel
+    from relapse_model.models.design import build_design
+    from relapse_model.models.extrapolation import thin_data_notes
+
+    cohort = load_bundled("bfm_like")
+    assert thin_data_notes(build_design(cohort.data)) == []
+    few = cohort.subset((cohort.data["cytogenetics"] == "t8_21").to_numpy() & (cohort.data.index < 120))
+    notes = thin_data_notes(build_design(few.data), {"death without relapse": 0, "relapse": 3})
+    assert notes == [f"only {len(few)} patient(s): the posterior is mostly the prior",
+                     "no death without relapse in the cohort: its hazard and effects are the prior's",
+                     "a single cytogenetic class (t8_21): class effects are the prior's"]
+
+    class Stop(Exception):
+        pass
+
+    def stop(*_args, **_kwargs):
+        raise Stop
+
+    monkeypatch.setattr(RelapseModel, "_sample_design", stop)
+    with pytest.warns(ThinDataWarning) as record, pytest.raises(Stop):
+        RelapseModel().fit(few)
+    assert [str(w.message).split(": ", 1)[1] for w in record][0] == notes[0]
+    assert any("a single cytogenetic class (t8_21)" in str(w.message) for w in record)
+
+
+def test_every_sweep_point_is_validated_before_any_runs():
+    from relapse_model.simulate.spec import parse_spec
+
+    raw = _trial()
+    raw["sweep"] = {"sample_size": [300, -5], "nonsense.key": [1]}
+    with pytest.raises(InputError) as info:
+        parse_spec(raw, "trial.toml")
+    lines = str(info.value).splitlines()
+    assert "trial.toml: sweep point {'sample_size': -5, 'nonsense.key': 1}: key 'sample_size': Input should be " \
+           "greater than 1" in lines
+    assert sum("key 'nonsense': Extra inputs are not permitted" in line for line in lines) == 2

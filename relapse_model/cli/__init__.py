@@ -7,6 +7,7 @@ Exit codes: 0 success, 2 bad input (each problem on one line naming file, row an
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 import click
@@ -18,7 +19,14 @@ from relapse_model.cli.modelling import check, fit, predict
 from relapse_model.cli.reporting import demo, report
 from relapse_model.cli.sbc import sbc
 from relapse_model.cli.trials import simulate
-from relapse_model.errors import InputError
+from relapse_model.errors import ExtrapolationWarning, InputError
+
+
+def _one_line_warning(message, category, *_args, **_kwargs) -> None:
+    if issubclass(category, ExtrapolationWarning):
+        err.print(f"warning: {message}", markup=False)
+    else:
+        err.print(f"warning: {category.__name__}: {message}", markup=False)
 
 
 class _Group(click.Group):
@@ -26,7 +34,10 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", ExtrapolationWarning)
+                warnings.showwarning = _one_line_warning      # "warning: FILE: ..." on stderr
+                return super().invoke(ctx)
         except InputError as exc:
             for line in str(exc).splitlines():
                 err.print(f"error: {line}", markup=False)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 class StrictModel(BaseModel):
     """A pydantic model that refuses keys it does not define (a misspelt key is an error, not
-    silently ignored)."""
+    silently ignored) and NaN or infinite numbers (refused at the boundary of the package, not
+    deep inside a computation); a field that means something by ``inf`` allows it itself."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)

@@ -93,8 +93,10 @@ def fit_hash(attrs: dict) -> str:
 
 
 def stamp_provenance(tree: xr.DataTree, *, spec: ModelSpec, sampler: SamplerSpec, priors: PriorSet,
-                     data_hash: str, standardisation: Standardisation, studies: tuple[str, ...]) -> None:
-    """Record in ``tree.attrs`` what the fit was made from (read back by :func:`read_fit`)."""
+                     data_hash: str, standardisation: Standardisation, studies: tuple[str, ...],
+                     classes: tuple[str, ...] = ()) -> None:
+    """Record in ``tree.attrs`` what the fit was made from (read back by :func:`read_fit`);
+    ``classes`` are the cytogenetic classes the fitted cohort had."""
     attrs = tree.attrs
     attrs.update({
         "relapse_model_version": __version__,
@@ -106,6 +108,7 @@ def stamp_provenance(tree: xr.DataTree, *, spec: ModelSpec, sampler: SamplerSpec
         "data_hash": data_hash,
         "standardisation": json.dumps(asdict(standardisation), sort_keys=True),
         "studies": json.dumps(list(studies)),
+        "fitted_classes": json.dumps(list(classes)),
     })
     attrs["fit_hash"] = fit_hash(attrs)
 
@@ -130,6 +133,7 @@ class SavedFit:
     standardisation: Standardisation
     studies: tuple[str, ...]
     data_hash: str
+    classes: tuple[str, ...] | None = None      # None: a fit saved before classes were recorded
 
 
 def read_fit(path: str | Path, *, cohort: Cohort | None = None, priors: str | Path | PriorSet | None = None) -> SavedFit:
@@ -168,4 +172,5 @@ def read_fit(path: str | Path, *, cohort: Cohort | None = None, priors: str | Pa
     return SavedFit(tree, prior_set, parse_model_spec(attrs["model_spec"], f"{path}: model_spec"),
                     parse_sampler_spec(attrs["sampler_spec"], f"{path}: sampler_spec"),
                     Standardisation(**json.loads(attrs["standardisation"])), tuple(json.loads(attrs["studies"])),
-                    attrs["data_hash"])
+                    attrs["data_hash"],
+                    tuple(json.loads(attrs["fitted_classes"])) if "fitted_classes" in attrs else None)

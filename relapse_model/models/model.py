@@ -17,6 +17,7 @@ from relapse_model.errors import InputError
 from relapse_model.models import fit_file
 from relapse_model.models.convergence import Thresholds, convergence_table
 from relapse_model.models.design import Design, Standardisation, build_design
+from relapse_model.models.extrapolation import fitted_classes, warn_extrapolation, warn_thin_data
 from relapse_model.models.parameters import ParameterDraws, from_posterior, from_priors
 from relapse_model.models.predict import patient_curves, summarise
 from relapse_model.models.spec import ModelSpec, SamplerSpec, default, parse_model_spec, parse_sampler_spec
@@ -78,6 +79,7 @@ class RelapseModel:
         self._design: Design | None = None
         self._data_hash: str | None = None
         self._cohort: Cohort | None = None
+        self._fitted_classes: tuple[str, ...] | None = None
 
     def __repr__(self) -> str:
         state = "fitted" if self._posterior is not None else "not fitted"
@@ -139,6 +141,7 @@ class RelapseModel:
         self._design = None
         design = self.design(cohort)
         self._check_terms(design.covariates)
+        warn_thin_data(cohort.source, design, _event_counts(design, self.spec.competing))
         self._sample_design(design, sampling, progressbar)
         self._cohort, self._data_hash = cohort, fit_file.cohort_hash(cohort)
         self._stamp()
@@ -190,8 +193,10 @@ class RelapseModel:
 
     def _stamp(self) -> None:
         d = self._design
+        self._fitted_classes = fitted_classes(d) if self._cohort is not None else None
         fit_file.stamp_provenance(self._posterior, spec=self.spec, sampler=self.sampler, priors=self.priors,
-                                  data_hash=self._data_hash or "", standardisation=d.standardisation, studies=d.studies)
+                                  data_hash=self._data_hash or "", standardisation=d.standardisation, studies=d.studies,
+                                  classes=self._fitted_classes or ())
 
     # --- results ---------------------------------------------------------------------------
 
@@ -273,6 +278,7 @@ class RelapseModel:
             raise InputError.single("predict", f"every horizon must be later than "
                                     f"conditional_on_survival_to = {s:g} months")
         design = self.design(patients, with_outcome=False)
+        warn_extrapolation(patients, design, self._fitted_classes)
         draws = patient_curves(self.parameters(max_draws), design, horizons, conditional_on=s)
         ds = summarise(draws, patients.data["patient_id"].astype(str).tolist(), horizons, interval)
         ds.attrs.update({"endpoint": self.endpoint, "conditional_on_survival_to": -1.0 if s is None else float(s),
@@ -349,11 +355,19 @@ class RelapseModel:
         model._design = Design(np.zeros((0, 0)), (), np.zeros(0, int), np.zeros(0, int), saved.studies,
                                saved.standardisation)
         model._posterior, model._data_hash, model._cohort = saved.tree, saved.data_hash, cohort
+        model._fitted_classes = saved.classes
         try:
             model.parameters(max_draws=1)
         except KeyError as exc:
             raise InputError.single(str(path), f"posterior variable {exc} missing: refit the model") from None
         return model
+
+
+def _event_counts(design: Design, competing: bool) -> dict[str, int]:
+    if competing:
+        return {"second relapse or refractory disease": int((design.cause == 1).sum()),
+                "death without relapse": int((design.cause == 2).sum())}
+    return {"event": int(np.asarray(design.event).sum())}
 
 
 def _sample(model, sampler: SamplerSpec, progressbar: bool) -> xr.DataTree:

@@ -9,6 +9,8 @@ used and how it was converted.
 
 from __future__ import annotations
 
+import math
+
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -208,6 +210,8 @@ def parse_priors(text: str, source: str, *, default_name: str = "priors") -> Pri
         raise InputError.single(source, f"malformed TOML: {exc}") from None
     issues: list[Issue] = []
     meta = raw.pop("meta", {})
+    if not isinstance(meta, dict):
+        raise InputError.single(source, f"key 'meta': must be a table (name, description), got {meta!r}")
     entries: dict[tuple[str, str], Prior] = {}
     for section, body in raw.items():
         if section not in SECTIONS:
@@ -270,6 +274,9 @@ def _add(entries: dict, issues: list[Issue], source: str, section: str, key: str
             value = entry[p]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 issues.append(_issue(source, full, f"parameter {p} must be a number, got {value!r}"))
+                continue
+            if not math.isfinite(value):
+                issues.append(_issue(source, full, f"parameter {p} must be a finite number, got {value}"))
                 continue
             if p in ("sigma", "nu") and value <= 0:
                 issues.append(_issue(source, full, f"parameter {p} must be > 0, got {value}"))

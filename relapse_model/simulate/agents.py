@@ -55,7 +55,7 @@ class RatioPrior(StrictModel):
 class Condition(BaseModel):
     """``column`` equals a value, or is one of ``in_`` (written ``in`` in TOML)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
     column: str
     equals: bool | str | float | None = None
     in_: list[str] | None = Field(default=None, alias="in")
@@ -67,6 +67,10 @@ class Condition(BaseModel):
         if (self.equals is None) == (self.in_ is None):
             raise ValueError("give exactly one of 'equals' or 'in'")
         spec = COLUMN.get(self.column)
+        boolean = (spec is not None and spec.kind == "bool") or self.column in ("early_relapse", "mrd_positive")
+        if boolean and (self.in_ is not None or not isinstance(self.equals, bool)):
+            raise ValueError(f"{self.column} is yes/no: give equals = true or equals = false, not "
+                             f"{self.equals if self.in_ is None else self.in_!r}")
         if spec is not None and spec.kind == "category":
             values = self.in_ if self.in_ is not None else [str(self.equals)]
             bad = [v for v in values if v not in spec.allowed]

@@ -15,8 +15,12 @@ from pydantic import Field, ValidationError, model_validator
 from relapse_model.cohort.schema import COLUMN
 from relapse_model.common.strict import StrictModel
 from relapse_model.common.toml import read_toml
-from relapse_model.errors import InputError
+from relapse_model.errors import InputError, Issue
 from relapse_model.simulate.agents import Condition, available_agents
+
+
+#: Largest sample size of one virtual trial (a larger one would not fit in memory in blocks).
+MAX_SAMPLE_SIZE = 100_000
 
 
 class Arm(StrictModel):
@@ -48,6 +52,17 @@ class Accrual(StrictModel):
     def as_rates(self) -> tuple[list[float], list[float]]:
         return ([self.rate] if self.rate is not None else list(self.rates or [])), list(self.breaks)
 
+    def months_to_enrol(self, n: int) -> float:
+        """Months until ``n`` patients are expected to have enrolled at these rates."""
+        rates, breaks = self.as_rates
+        start, enrolled = 0.0, 0.0
+        for rate, end in zip(rates, [*breaks, float("inf")]):
+            if rate > 0 and enrolled + rate * (end - start) >= n:
+                return start + (n - enrolled) / rate
+            enrolled += rate * (end - start)
+            start = end
+        return float("inf")
+
 
 class Dropout(StrictModel):
     rate: float = Field(default=0.0, ge=0, description="per month, exponential")
@@ -63,7 +78,7 @@ class Analysis(StrictModel):
     alpha: float = Field(default=0.025, gt=0, lt=0.5, description="one-sided")
     primary: Literal["logrank", "cox", "rmst", "bayes"] = "logrank"
     rmst_tau: float = Field(default=24.0, gt=0)
-    bayes_prior_sd: float = Field(default=float("inf"), gt=0)
+    bayes_prior_sd: float = Field(default=float("inf"), gt=0, allow_inf_nan=True)   # inf: flat prior
     bayes_threshold: float = Field(default=0.975, gt=0.5, lt=1)
     #: estimates reported for every trial at the final look besides the primary test
     estimates: list[Literal["cox", "rmst"]] = ["cox", "rmst"]
@@ -120,8 +135,8 @@ class TrialSpec(StrictModel):
 
     name: str
     title: str = ""
-    n_trials: int = Field(default=2000, gt=0)
-    sample_size: int = Field(gt=1)
+    n_trials: int = Field(default=2000, gt=0, le=1_000_000)
+    sample_size: int = Field(gt=1, le=MAX_SAMPLE_SIZE)
     allocation: tuple[int, int] = (1, 1)
     randomisation: Literal["blocks", "simple"] = "blocks"
     stratify: str | None = None
@@ -146,6 +161,10 @@ class TrialSpec(StrictModel):
             raise ValueError(f"stratify: unknown cohort column '{self.stratify}'")
         if self.analysis.events is not None and self.analysis.events > self.sample_size:
             raise ValueError("analysis.events cannot exceed sample_size")
+        accrual = self.accrual.months_to_enrol(self.sample_size)
+        if self.analysis.max_months <= accrual:
+            raise ValueError(f"analysis.max_months ({self.analysis.max_months:g}) ends before accrual of "
+                             f"{self.sample_size} patients is complete (about {accrual:.1f} months at the accrual rate)")
         return self
 
     @property
@@ -159,11 +178,33 @@ class TrialSpec(StrictModel):
 
 
 def parse_spec(raw: dict[str, Any], source: str) -> TrialSpec:
-    """Validate a spec dict; InputError names the source and every bad key."""
+    """Validate a spec dict, and every point of its ``[sweep]`` grid; InputError names the
+    source and every bad key (for a sweep point, the point's values)."""
     try:
-        return TrialSpec.model_validate(raw)
+        spec = TrialSpec.model_validate(raw)
     except ValidationError as exc:
         raise InputError.from_validation(source, exc) from None
+    if spec.sweep:
+        _check_sweep(spec, source)
+    return spec
+
+
+def _check_sweep(spec: TrialSpec, source: str) -> None:
+    """Every grid point must be a valid spec: checked before any point runs."""
+    import itertools
+
+    keys = list(spec.sweep)
+    issues = []
+    for combo in itertools.product(*(spec.sweep[k] for k in keys)):
+        point = dict(zip(keys, combo))
+        try:
+            with_overrides(spec, point, f"{source}: sweep point")
+        except InputError as exc:
+            issues += exc.issues
+        except (KeyError, IndexError, TypeError) as exc:
+            issues.append(Issue(source, None, None, f"sweep point {point}: no such key in the spec ({exc})"))
+    if issues:
+        raise InputError(issues)
 
 
 def load_trial_spec(path: str | Path) -> TrialSpec:

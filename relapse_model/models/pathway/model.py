@@ -16,11 +16,12 @@ from relapse_model.errors import InputError
 from relapse_model.models import fit_file
 from relapse_model.models.convergence import Thresholds, convergence_table
 from relapse_model.models.design import Design, build_design
+from relapse_model.models.extrapolation import fitted_classes, warn_extrapolation, warn_thin_data
 from relapse_model.models.model import NotFittedError, _sample, _with_overrides
 from relapse_model.models.pathway.build import PathwayData, build_pathway_model
-from relapse_model.models.pathway.likelihood import sojourns
+from relapse_model.models.pathway.likelihood import DEATH, RELAPSE, sojourns
 from relapse_model.models.pathway.parameters import PathwayParameters, from_posterior
-from relapse_model.models.pathway.paths import DEFAULT_ASSESSMENT_MONTHS, mrd_codes, observed_paths
+from relapse_model.models.pathway.paths import DEFAULT_ASSESSMENT_MONTHS, REFRACTORY, RESPONSE, mrd_codes, observed_paths
 from relapse_model.models.pathway.landmark import landmark_states
 from relapse_model.models.pathway.predict import curves, predict_draws, summarise
 from relapse_model.models.pathway.simulate import SimulatedPaths, simulate_paths
@@ -77,6 +78,7 @@ class PathwayModel:
         self._design: Design | None = None
         self._data_hash: str | None = None
         self._cohort: Cohort | None = None
+        self._fitted_classes: tuple[str, ...] | None = None
 
     @property
     def stemness(self) -> str | None:
@@ -119,13 +121,15 @@ class PathwayModel:
         sampling = _with_overrides(sampler or SamplerSpec(), overrides, "sampler specification", parse_sampler_spec)
         self._design = None
         data = self.data(cohort)
+        warn_thin_data(cohort.source, data.design, _transition_counts(data.sojourns))
         model = build_pathway_model(data, self.priors, hierarchy=self.hierarchy)
         self._posterior = _sample(model, sampling, progressbar)
         self._design, self.sampler = data.design, sampling
         self._cohort, self._data_hash = cohort, fit_file.cohort_hash(cohort)
+        self._fitted_classes = fitted_classes(data.design)
         fit_file.stamp_provenance(self._posterior, spec=self.spec, sampler=sampling, priors=self.priors,
                                   data_hash=self._data_hash, standardisation=data.design.standardisation,
-                                  studies=data.design.studies)
+                                  studies=data.design.studies, classes=self._fitted_classes)
         return self
 
     @property
@@ -177,6 +181,7 @@ class PathwayModel:
         model._design = Design(np.zeros((0, 0)), (), np.zeros(0, int), np.zeros(0, int), saved.studies,
                                saved.standardisation)
         model._posterior, model._data_hash, model._cohort = saved.tree, saved.data_hash, cohort
+        model._fitted_classes = saved.classes
         try:
             model.parameters(max_draws=1)
         except KeyError as exc:
@@ -319,6 +324,7 @@ class PathwayModel:
         times = _checked_times(times, landmark)
         params = self.parameters(max_draws)
         design = self.design(patients)
+        warn_extrapolation(patients, design, self._fitted_classes)
         states = None
         if landmark is not None:
             states = landmark_states(observed_paths(patients), landmark)
@@ -330,6 +336,16 @@ class PathwayModel:
         if states is not None:
             ds["landmark_state"] = ("patient", states.labels)
         return ds
+
+
+def _transition_counts(so) -> dict[str, int]:
+    """How many patients made each transition the model estimates."""
+    return {"response": int((so.response == RESPONSE).sum()), "refractory disease": int((so.response == REFRACTORY).sum()),
+            "transplant from remission": int(so.is_transplanted.sum()),
+            "relapse in remission": int(((so.u_exit == RELAPSE) & (so.is_response > 0)).sum()
+                                        + ((so.v_exit == RELAPSE) & (so.is_transplanted > 0)).sum()),
+            "death": int(so.w_dead.sum() + ((so.u_exit == DEATH) & (so.is_response > 0)).sum()
+                         + ((so.v_exit == DEATH) & (so.is_transplanted > 0)).sum())}
 
 
 def _assessment(patients: Cohort) -> np.ndarray:
