@@ -2,6 +2,7 @@
 and the LOO comparison with the one-step competing-risk model on one endpoint (EFS).
 
     python -m benchmarks pathway            # both cohorts, 4 chains x 1,000 draws (about 30 min)
+    python -m benchmarks.bench_pathway --medium  # both cohorts, 2 chains x 500 draws
     python -m benchmarks.bench_pathway --quick   # bfm_like only, 2 x 300 draws
 
 The pathway model and the one-step model are likelihoods of different observations (whole paths
@@ -57,9 +58,10 @@ def landmark_timing(model, cohort, draws: int = 1000) -> float:
     return time.perf_counter() - t0
 
 
-def main(quick: bool = False) -> None:
-    sampler = {"draws": 300, "tune": 300, "chains": 2, "random_seed": 1} if quick else \
-        {"draws": 1000, "tune": 1000, "chains": 4, "random_seed": 1}
+def main(quick: bool = False, medium: bool = False) -> None:
+    sampler = ({"draws": 300, "tune": 300, "chains": 2, "random_seed": 1} if quick else
+               {"draws": 500, "tune": 500, "chains": 2, "random_seed": 1} if medium else
+               {"draws": 1000, "tune": 1000, "chains": 4, "random_seed": 1})
     fits, scores = [], []
     for name in (["bfm_like"] if quick else ["bfm_like", "cog_like"]):
         f, s = compare(name, sampler)
@@ -76,4 +78,4 @@ def main(quick: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    main(quick="--quick" in sys.argv, medium="--medium" in sys.argv)

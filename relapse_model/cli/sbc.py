@@ -14,8 +14,10 @@ from relapse_model.cli.common import out, print_table, progress_bar, quiet_optio
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/build/sbc"),
               show_default=True)
+@click.option("--model", "outcome", type=click.Choice(["competing", "pathway"]), default="competing", show_default=True,
+              help="The one-step competing-risk cure model, or the pathway model (about 2 minutes a replication).")
 @quiet_option
-def sbc(replications: int, seed: int, out_dir: Path, quiet: bool) -> None:
+def sbc(replications: int, seed: int, out_dir: Path, outcome: str, quiet: bool) -> None:
     """Simulation-based calibration on the BFM-like cohort's covariates (about 20 s a replication).
 
     Draws parameters from the priors, simulates outcomes, refits, and ranks each true value among
@@ -25,15 +27,17 @@ def sbc(replications: int, seed: int, out_dir: Path, quiet: bool) -> None:
     Examples:
       relapse-model sbc --replications 100
       relapse-model sbc --replications 20 --seed 3 --out /tmp/sbc
+      relapse-model sbc --model pathway --replications 20 --out /tmp/sbc_pathway
     """
-    from relapse_model.checks.sbc import run_sbc
+    from relapse_model.checks.sbc import run_pathway_sbc, run_sbc
     from relapse_model.cohort.bundled import load_bundled
     from relapse_model.report.figures import sbc_figure
 
     bar, progress = progress_bar("SBC replications", quiet)
     with bar:
-        result = run_sbc(load_bundled("bfm_like"), replications, seed=seed, draws=500, tune=500, chains=2,
-                         progress=progress)
+        run = run_pathway_sbc if outcome == "pathway" else run_sbc
+        result = run(load_bundled("bfm_like"), replications, seed=seed, draws=500, tune=500, chains=2,
+                     progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     result.ranks.to_csv(out_dir / "sbc_ranks.csv", index=False)
     table = result.uniformity()
