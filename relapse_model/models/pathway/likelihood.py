@@ -28,18 +28,23 @@ Terms of patient i (log scale, summed):
    salvage-transplant hazard h_TX (no effect on death in this step):
    dead * log h_X - H_X + at_risk_T * (transplanted * log h_TX - H_TX).
 
-Written with ``xp`` = numpy or pytensor.tensor so sampler and tests share the formulas.
+Written with ``xp`` = numpy or pytensor.tensor so sampler and tests share the formulas. Each term
+is computed only on the patients it concerns (:class:`SojournIndex`: responders, transplanted,
+relapsed/refractory, censored before the assessment), on log sojourn times taken once from the
+data, and added into the (n,) vector of per-patient terms; with pytensor every piece is one
+fused elementwise kernel and one scatter-add (``inc_subtensor`` with repeated indices).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from relapse_model.models.baselines import weibull_cumulative_hazard, weibull_log_hazard
-from relapse_model.models.likelihood import _logaddexp, log_cure_and_not
+from relapse_model.models.likelihood import log_cure_and_not
 from relapse_model.models.pathway.paths import (CENSORED_BEFORE_ASSESSMENT, EARLY_DEATH, REFRACTORY, RESPONSE,
                                                 ObservedPaths)
 
@@ -74,6 +79,11 @@ class Sojourns:
     @property
     def n(self) -> int:
         return len(self.response)
+
+    @cached_property
+    def index(self) -> SojournIndex:
+        """The patients of each term and their log sojourn times (computed once)."""
+        return sojourn_index(self)
 
 
 def _pos(x: np.ndarray) -> np.ndarray:
@@ -114,17 +124,71 @@ def sojourns(paths: ObservedPaths) -> Sojourns:
 
 
 @dataclass(frozen=True)
+class SojournIndex:
+    """Positions (into the n patients) of the patients each term concerns, with their data.
+
+    ``censored``: censored before the assessment (``censor_fraction`` c / a); ``responders``
+    (``mrd``, ``log_u``, ``u_exit``); ``transplanted`` from remission (``log_u_s``: log time to
+    transplant, ``log_v``, ``v_exit``); ``rr``: in the relapsed/refractory state (``by_relapse``,
+    ``log_w``, ``w_dead``); ``rr_at_risk``: those of them exposed to salvage transplant
+    (``log_w_transplant``, ``rr_transplanted``). Indicators are float 0/1, codes int.
+    """
+
+    censored: np.ndarray
+    censor_fraction: np.ndarray
+    responders: np.ndarray
+    mrd: np.ndarray
+    log_u: np.ndarray
+    u_exit: np.ndarray
+    transplanted: np.ndarray
+    log_u_s: np.ndarray
+    log_v: np.ndarray
+    v_exit: np.ndarray
+    rr: np.ndarray
+    by_relapse: np.ndarray
+    log_w: np.ndarray
+    w_dead: np.ndarray
+    rr_at_risk: np.ndarray
+    log_w_transplant: np.ndarray
+    rr_transplanted: np.ndarray
+
+
+def sojourn_index(so: Sojourns) -> SojournIndex:
+    """The :class:`SojournIndex` of ``so``."""
+    cens = np.flatnonzero(so.response == CENSORED_BEFORE_ASSESSMENT)
+    resp, tx = np.flatnonzero(so.is_response > 0), np.flatnonzero(so.is_transplanted > 0)
+    rr, at_risk = np.flatnonzero(so.in_rr > 0), np.flatnonzero((so.in_rr > 0) & (so.rr_at_risk > 0))
+    return SojournIndex(
+        censored=cens, censor_fraction=so.censor_fraction[cens],
+        responders=resp, mrd=so.mrd[resp], log_u=np.log(so.u[resp]), u_exit=so.u_exit[resp],
+        transplanted=tx, log_u_s=np.log(so.u[tx]), log_v=np.log(so.v[tx]), v_exit=so.v_exit[tx],
+        rr=rr, by_relapse=so.by_relapse[rr], log_w=np.log(so.w[rr]), w_dead=so.w_dead[rr],
+        rr_at_risk=at_risk, log_w_transplant=np.log(so.w_transplant[at_risk]),
+        rr_transplanted=so.rr_transplanted[at_risk],
+    )
+
+
+@dataclass(frozen=True)
 class Weibull:
-    """A Weibull hazard by its log shape and log scale (scalars or per-draw tensors)."""
+    """A Weibull hazard by its log shape and log scale (scalars or per-draw tensors).
+
+    ``log_h`` / ``cum_h`` take times, ``log_h_at`` / ``cum_h_at`` log times (data logged once).
+    """
 
     log_shape: Any
     log_scale: Any
 
     def log_h(self, t, xp=np):
-        return weibull_log_hazard(xp.log(t), self.log_shape, self.log_scale, xp=xp)
+        return self.log_h_at(xp.log(t), xp)
 
     def cum_h(self, t, xp=np):
-        return weibull_cumulative_hazard(xp.log(t), self.log_shape, self.log_scale, xp=xp)
+        return self.cum_h_at(xp.log(t), xp)
+
+    def log_h_at(self, log_t, xp=np):
+        return weibull_log_hazard(log_t, self.log_shape, self.log_scale, xp=xp)
+
+    def cum_h_at(self, log_t, xp=np):
+        return weibull_cumulative_hazard(log_t, self.log_shape, self.log_scale, xp=xp)
 
 
 @dataclass(frozen=True)
@@ -135,6 +199,8 @@ class PathwayPredictors:
     unknown) log odds vs negative; ``eta_cure``: log odds of cure in remission; ``delta``: the
     transplant's cure effect per patient; ``gamma``: log HR of relapse after vs before transplant;
     ``theta``: log HR of death in the relapsed/refractory state after a relapse vs refractory.
+    With numpy, per-draw values go along leading axes (patients last, scalars as (S, 1)); with
+    pytensor, one parameter point (per-patient vectors, scalars).
     """
 
     eta_refractory: Any
@@ -159,6 +225,25 @@ def _select(code, options: dict[int, Any], default, xp):
     return out
 
 
+def _take(x, idx: np.ndarray, xp):
+    """Values of the patients ``idx`` (last axis) of a per-patient ``x``; scalars (and axes of
+    length 1, per-draw scalars) unchanged."""
+    if xp is np:
+        return x if np.ndim(x) == 0 or np.shape(x)[-1] == 1 else np.asarray(x)[..., idx]
+    x = xp.as_tensor(x)
+    return x if x.type.ndim == 0 or x.type.broadcastable[-1] else x[..., idx]
+
+
+def _logaddexp(a, b, xp):
+    """log(e^a + e^b) = max + log1p(e^-|a - b|); with pytensor written out, so it fuses into one
+    elementwise kernel (``pt.logaddexp`` is an OpFromGraph run from Python) and its gradient at
+    a tie is 1/2 each."""
+    if xp is np:
+        return np.logaddexp(a, b)
+    d = a - b
+    return xp.where(d > 0, a, b) + xp.log1p(xp.exp(xp.where(d > 0, -d, d)))
+
+
 def _log_softmax3(eta1, eta2, xp):
     """(log p0, log p1, log p2) for logits (0, eta1, eta2)."""
     lse = _logaddexp(_logaddexp(0.0 * eta1, eta1, xp), eta2, xp)
@@ -166,51 +251,79 @@ def _log_softmax3(eta1, eta2, xp):
 
 
 def response_loglik(so: Sojourns, p: PathwayPredictors, xp=np):
-    """Terms 1 and 2: response (or censoring before the assessment) and MRD among responders."""
+    """Terms 1 and 2 as (all patients' response terms, (censored, their term), (responders, MRD))."""
+    ix = so.index
     log_r, log_n, log_e = _log_softmax3(p.eta_refractory, p.eta_early_death, xp)
-    censored_term = xp.log1p(-xp.exp(log_e) * so.censor_fraction)
-    term = _select(so.response, {RESPONSE: log_r, REFRACTORY: log_n, EARLY_DEATH: log_e}, censored_term, xp)
-    m0, m1, m2 = _log_softmax3(p.mrd_logits[0] + 0.0 * log_r, p.mrd_logits[1] + 0.0 * log_r, xp)
-    return term + so.is_response * _select(so.mrd, {1: m1, 2: m2}, m0, xp)
+    term = _select(so.response, {RESPONSE: log_r, REFRACTORY: log_n, EARLY_DEATH: log_e}, 0.0 * log_r, xp)
+    censored = xp.log1p(-xp.exp(_take(log_e, ix.censored, xp)) * ix.censor_fraction)
+    m0, m1, m2 = _log_softmax3(p.mrd_logits[0], p.mrd_logits[1], xp)
+    mrd = _select(ix.mrd, {1: m1, 2: m2}, m0 + 0.0 * ix.log_u, xp)
+    return term, (ix.censored, censored), (ix.responders, mrd)
 
 
 def remission_loglik(so: Sojourns, p: PathwayPredictors, xp=np):
-    """Term 3: the sojourn in remission before transplant (zero for non-responders)."""
-    log_pi, log_not = log_cure_and_not(p.eta_cure, xp)
-    h_r = p.relapse.cum_h(so.u, xp)
+    """Term 3 for the responders: the sojourn in remission before transplant."""
+    ix = so.index
+    log_pi, log_not = log_cure_and_not(_take(p.eta_cure, ix.responders, xp), xp)
+    h_r = p.relapse.cum_h_at(ix.log_u, xp)
     relapse_free = _logaddexp(log_pi, log_not - h_r, xp)
-    relapse = log_not + p.relapse.log_h(so.u, xp) - h_r
-    term = _select(so.u_exit, {RELAPSE: relapse, DEATH: relapse_free + p.death.log_h(so.u, xp),
-                               TRANSPLANT: relapse_free + p.transplant.log_h(so.u, xp)}, relapse_free, xp)
-    return so.is_response * (term - p.death.cum_h(so.u, xp) - p.transplant.cum_h(so.u, xp))
+    relapse = log_not + p.relapse.log_h_at(ix.log_u, xp) - h_r
+    term = _select(ix.u_exit, {RELAPSE: relapse, DEATH: relapse_free + p.death.log_h_at(ix.log_u, xp),
+                               TRANSPLANT: relapse_free + p.transplant.log_h_at(ix.log_u, xp)}, relapse_free, xp)
+    return term - p.death.cum_h_at(ix.log_u, xp) - p.transplant.cum_h_at(ix.log_u, xp)
 
 
 def post_transplant_cure_logit(so: Sojourns, p: PathwayPredictors, xp=np):
-    """log odds of cure after transplant: cure given relapse-free survival to it, plus delta."""
-    return p.eta_cure + p.relapse.cum_h(so.u, xp) + p.delta
+    """log odds of cure after transplant of the transplanted patients (``so.index.transplanted``):
+    cure given relapse-free survival to it, plus delta."""
+    ix = so.index
+    return (_take(p.eta_cure, ix.transplanted, xp) + p.relapse.cum_h_at(ix.log_u_s, xp)
+            + _take(p.delta, ix.transplanted, xp))
 
 
 def transplant_loglik(so: Sojourns, p: PathwayPredictors, xp=np):
-    """Term 4: after transplant from remission (zero for the others)."""
+    """Term 4 for the patients transplanted from remission."""
+    ix = so.index
     log_pi, log_not = log_cure_and_not(post_transplant_cure_logit(so, p, xp), xp)
-    h_r = p.relapse.cum_h(so.v, xp) * xp.exp(p.gamma)
-    relapse = log_not + p.relapse.log_h(so.v, xp) + p.gamma - h_r
+    h_r = p.relapse.cum_h_at(ix.log_v, xp) * xp.exp(p.gamma)
+    relapse = log_not + p.relapse.log_h_at(ix.log_v, xp) + p.gamma - h_r
     relapse_free = _logaddexp(log_pi, log_not - h_r, xp)
-    term = _select(so.v_exit, {RELAPSE: relapse, DEATH: relapse_free + p.transplant_death.log_h(so.v, xp)},
+    term = _select(ix.v_exit, {RELAPSE: relapse, DEATH: relapse_free + p.transplant_death.log_h_at(ix.log_v, xp)},
                    relapse_free, xp)
-    return so.is_transplanted * (term - p.transplant_death.cum_h(so.v, xp))
+    return term - p.transplant_death.cum_h_at(ix.log_v, xp)
 
 
 def relapsed_loglik(so: Sojourns, p: PathwayPredictors, xp=np):
-    """Term 5: the relapsed/refractory state (zero for patients never in it)."""
-    eta = p.theta * so.by_relapse
-    death = so.w_dead * (p.rr_death.log_h(so.w, xp) + eta) - p.rr_death.cum_h(so.w, xp) * xp.exp(eta)
-    salvage = so.rr_transplanted * p.rr_transplant.log_h(so.w_transplant, xp) - p.rr_transplant.cum_h(
-        so.w_transplant, xp)
-    return so.in_rr * (death + so.rr_at_risk * salvage)
+    """Term 5 as ((patients in the relapsed/refractory state, death term), (those at risk of
+    salvage transplant, its term))."""
+    ix = so.index
+    eta = p.theta * ix.by_relapse
+    death = ix.w_dead * (p.rr_death.log_h_at(ix.log_w, xp) + eta) - p.rr_death.cum_h_at(ix.log_w, xp) * xp.exp(eta)
+    salvage = (ix.rr_transplanted * p.rr_transplant.log_h_at(ix.log_w_transplant, xp)
+               - p.rr_transplant.cum_h_at(ix.log_w_transplant, xp))
+    return (ix.rr, death), (ix.rr_at_risk, salvage)
+
+
+def _scatter_add(total, pieces, n: int, xp):
+    """``total`` plus each piece's values added at its patients (numpy: per-draw leading axes)."""
+    if xp is np:
+        shape = np.broadcast_shapes(np.shape(total), *(np.shape(v)[:-1] + (n,) for _, v in pieces))
+        out = np.broadcast_to(total, shape).copy()
+        for idx, values in pieces:
+            out[..., idx] += values
+        return out
+    total = xp.broadcast_to(total, (n,))
+    if not pieces:
+        return total
+    idx = np.concatenate([i for i, _ in pieces])
+    values = xp.concatenate([xp.broadcast_to(v, (len(i),)) for i, v in pieces])
+    return xp.inc_subtensor(total[idx], values)
 
 
 def path_loglik(so: Sojourns, p: PathwayPredictors, xp=np):
-    """Log-likelihood of each patient's whole observed path, shape (n,)."""
-    return (response_loglik(so, p, xp) + remission_loglik(so, p, xp) + transplant_loglik(so, p, xp)
-            + relapsed_loglik(so, p, xp))
+    """Log-likelihood of each patient's whole observed path, shape (n,) (numpy: (..., n))."""
+    ix = so.index
+    term, censored, (resp, mrd) = response_loglik(so, p, xp)
+    responders = (resp, mrd + remission_loglik(so, p, xp))
+    pieces = [censored, responders, (ix.transplanted, transplant_loglik(so, p, xp)), *relapsed_loglik(so, p, xp)]
+    return _scatter_add(term, [(i, v) for i, v in pieces if len(i)], so.n, xp)
