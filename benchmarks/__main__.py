@@ -1,4 +1,4 @@
-"""Run every benchmark: ``make bench`` (or ``python -m benchmarks [cohort|trials|engine|model|pathway]``)."""
+"""Run every benchmark: ``make bench`` (or ``python -m benchmarks [cohort|trials|engine|model|pathway|master]``)."""
 
 import sys
 
@@ -19,3 +19,6 @@ if __name__ == "__main__":
     if "pathway" in which:
         from benchmarks import bench_pathway
         bench_pathway.main()
+    if "master" in which:
+        from benchmarks import bench_master
+        bench_master.main()

@@ -52,3 +52,34 @@ def fake_cohort(n: int, params: PathwayParameters | None = None, seed: int = 0) 
     design = build_design(full, stemness="lsc17", include_mrd=True, with_outcome=False)
     frame = simulate_cohort(params or true_parameters(), covariates, design, seed=seed)
     return Cohort.from_frame(frame, "fake.csv")
+
+
+def jittered_parameters(n_draws: int = 20, seed: int = 0, **changes) -> PathwayParameters:
+    """:func:`true_parameters` (with ``changes``) jittered into ``n_draws`` draws: a stand-in posterior."""
+    from dataclasses import fields, replace
+
+    rng = np.random.default_rng(seed)
+    truth = true_parameters(**changes)
+    jitter = {f.name: getattr(truth, f.name).repeat(n_draws, axis=0) + rng.normal(0, 0.1, (n_draws,) + getattr(
+        truth, f.name).shape[1:]) for f in fields(truth) if isinstance(getattr(truth, f.name), np.ndarray)}
+    jitter["weibull"] = {k: (a.repeat(n_draws) + rng.normal(0, 0.05, n_draws), b.repeat(n_draws))
+                         for k, (a, b) in truth.weibull.items()}
+    return replace(truth, **jitter)
+
+
+class HandBuiltPathwayModel:
+    """What the trial engine needs of a fitted pathway model, with a hand-built posterior."""
+
+    def __init__(self, params: PathwayParameters | None = None):
+        from types import SimpleNamespace
+
+        from relapse_model.models.spec import ModelSpec
+        self.spec = ModelSpec(outcome="pathway")
+        self.params = params if params is not None else jittered_parameters(40)
+        self.posterior = SimpleNamespace(attrs={"fit_hash": "hand-built"})
+
+    def parameters(self, max_draws: int | None = None) -> PathwayParameters:
+        return self.params.thin(max_draws) if max_draws else self.params
+
+    def design(self, cohort: Cohort):
+        return build_design(cohort.data, stemness="lsc17", include_mrd=True, with_outcome=False)

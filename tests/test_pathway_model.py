@@ -4,6 +4,7 @@ from the posterior) and errors before fitting."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import arviz as az
 import numpy as np
@@ -191,14 +192,16 @@ def test_check_command_on_a_pathway_fit_writes_every_check(fitted, cohort_file, 
     assert result.exit_code == 2 and "--cv" in result.stderr
 
 
-def test_report_on_a_pathway_fit_shows_occupation_effects_and_landmark_calibration(fitted, cohort_file, tmp_path):
-    from relapse_model.errors import InputError
+def test_report_on_a_pathway_fit_shows_occupation_effects_landmark_calibration_and_trials(fitted, cohort_file,
+                                                                                           tmp_path):
     from relapse_model.report.build import build_report
-    from relapse_model.report.spec import load_report_spec
 
+    trials = Path("reports/trials").resolve()
     spec_path = tmp_path / "pathway.toml"
     spec_path.write_text(f'name = "pw"\ntitle = "Pathway test"\nseed = 1\noutput = "out"\n[cohort]\n'
-                         f'paths = ["{cohort_file}"]\n[model]\noutcome = "pathway"\n[checks]\nhorizons = [12, 60]\n')
+                         f'paths = ["{cohort_file}"]\n[model]\noutcome = "pathway"\n[checks]\nhorizons = [12, 60]\n'
+                         f'[[trials]]\nspec = "{trials / "venetoclax_single_arm.toml"}"\nn_trials = 250\n'
+                         f'[[trials]]\nspec = "{trials / "dnx_response.toml"}"\nn_trials = 250\n')
     result = build_report(spec_path, model=fitted)
     html = result.html.read_text()
     for heading in ("State occupation: the course after relapse", "Calibration: response to re-induction",
@@ -206,9 +209,25 @@ def test_report_on_a_pathway_fit_shows_occupation_effects_and_landmark_calibrati
         assert heading in html or heading in result.tables["effects"]["scale"].str.cat(), heading
     assert (result.folder / "figures" / "state_occupation.png").is_file()
     assert set(result.tables["calibration_landmark"]["state"]) >= {"transplanted"}
-    spec_path.write_text(spec_path.read_text() + '[[trials]]\nspec = "x.toml"\n')
-    with pytest.raises(InputError, match=r"\[\[trials\]\] are simulated from the one-step models"):
-        load_report_spec(spec_path)
+    design = result.tables["trial_venetoclax_single_arm_design"].set_index("design")["value"]
+    assert design["design"].startswith("Simon optimal two-stage") and "from the fitted model" in \
+        design["null response rate p0"]
+    assert "would still declare it active with probability" in html
+    dnx = result.tables["trial_dnx_response_design"].set_index("design")["value"]
+    assert dnx["analysis"].startswith("Cochran-Mantel-Haenszel test stratified by early_relapse")
+    assert (result.folder / "figures" / "trial_dnx_response_curves.png").is_file()
+
+
+def test_simulate_command_runs_pathway_trials(fitted, tmp_path, runner):
+    from relapse_model.cli import main
+
+    fit_path = fitted.save(tmp_path / "pathway.nc")
+    result = runner.invoke(main, ["simulate", "reports/trials/venetoclax_single_arm.toml", "--fit", str(fit_path),
+                                  "--out", str(tmp_path / "sa.nc"), "--n-trials", "250", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "design: Simon optimal two-stage" in result.stdout and "p0 = " in result.stdout
+    assert "virtual patients: cohort bfm_like; endpoint: response" in result.stdout
+    assert (tmp_path / "sa.csv").is_file()
 
 
 def test_loo_weights_give_arviz_elpd_and_loo_predictions_score_efs(fitted, cohort):

@@ -145,10 +145,12 @@ def test_vary_agent_shrinks_and_widens_on_the_log_scale():
     from relapse_model.simulate.agents import agent_by_name
     go = agent_by_name("gemtuzumab_ozogamicin")
     varied = vary_agent(go, AgentPriorVariant(name="v", shrink=0.5, sd_scale=2.0))
-    for effect in ("cure_or", "relapse_hr", "death_hr"):
-        before, after = getattr(go, effect), getattr(varied, effect)
-        assert after.log_mean == pytest.approx(0.5 * before.log_mean)
-        assert after.log_sd == pytest.approx(2.0 * before.log_sd)
+    for kind in ("one_step", "pathway"):
+        assert go.effects(kind)
+        for effect, before in go.effects(kind).items():
+            after = varied.effects(kind)[effect]
+            assert after.log_mean == pytest.approx(0.5 * before.log_mean)
+            assert after.log_sd == pytest.approx(2.0 * before.log_sd)
 
 
 def _spec(tmp_path: Path, text: str) -> Path:

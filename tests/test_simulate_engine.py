@@ -49,7 +49,7 @@ def test_agent_effects_act_only_on_its_target_in_the_experimental_arm(small_fit)
     off = engine._arm_offsets(spec, pop, effects, arm, idx)
     acted = (arm == 1) & pop.target["gilteritinib"][idx]
     assert acted.any() and (~acted).any()
-    for key, value in (("eta_cure", 0.4), ("eta_relapse", -0.5), ("eta_death", 0.2)):
+    for key, value in (("cure_or", 0.4), ("relapse_hr", -0.5), ("death_hr", 0.2)):
         assert np.all(off[key][acted] == value) and np.all(off[key][~acted] == 0.0)
     draw = rng.integers(0, pop.params.n_draws, n_trials)
     zero = {k: np.zeros_like(v) for k, v in off.items()}

@@ -18,7 +18,7 @@ from relapse_model.cli.data import cohorts, stemness, validate
 from relapse_model.cli.modelling import check, fit, predict
 from relapse_model.cli.reporting import demo, report
 from relapse_model.cli.sbc import sbc
-from relapse_model.cli.trials import simulate
+from relapse_model.cli.trials import agents, simulate
 from relapse_model.errors import ExtrapolationWarning, InputError
 
 
@@ -75,7 +75,7 @@ def main() -> None:
     """
 
 
-for _command in (demo, validate, cohorts, stemness, fit, check, predict, simulate, report, sbc):
+for _command in (demo, validate, cohorts, stemness, fit, check, predict, simulate, agents, report, sbc):
     main.add_command(_command)
 
 

@@ -16,16 +16,21 @@ from relapse_model.errors import InputError
 def print_oc(table: pd.DataFrame, title: str = "Operating characteristics") -> None:
     view = table.drop(columns=["meaning"], errors="ignore").rename(columns={
         "E[sample size]": "E[N]", "E[duration, months]": "E[months]", "stopped early": "early stop"})
+    if "exact type-I at p0" in view:          # single arm: the exact value at p0 / p1 in one column
+        exact = view["exact type-I at p0"].fillna(view.get("exact power at p1"))
+        view = view[["scenario", "P(success)", "MC SE", "early stop", "E[N]", "E[months]", "mean response rate"]]
+        view = view.rename(columns={"mean response rate": "response"}).assign(**{"exact at p0/p1": exact})
     for col in view.columns:
         if pd.api.types.is_float_dtype(view[col]):
-            view[col] = view[col].map(lambda v: f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}")
+            view[col] = view[col].map(lambda v: "" if pd.isna(v) else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}")
     print_table(view, title)
 
 
 @click.command()
 @click.argument("trial", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--fit", "fit_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="A fit of the competing-risk model (relapse-model fit ... --model competing).")
+              help="A fit of the competing-risk model (--model competing) or of the pathway model "
+                   "(--model pathway: response endpoints, single-arm designs).")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
               help="NetCDF file of per-trial results (a folder with --sweep).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -79,6 +84,18 @@ def simulate(trial: Path, fit_path: Path, out_path: Path, seed: int, n_trials: i
                 ds.to_netcdf(partial, engine="h5netcdf")
             with atomic_file(out_path.with_suffix(".csv")) as partial:
                 table.to_csv(partial, index=False, lineterminator="\n")
+    if not sweep and not (quiet or as_json) and ds.attrs.get("design_kind") == "master_protocol":
+        import json
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in json.loads(ds.attrs["routing_shares"]).items())
+        out.print(f"virtual patients: {ds.attrs['population']}; routed to the subtrials: {shares}", markup=False)
+    elif not sweep and not (quiet or as_json):
+        out.print(f"virtual patients: {ds.attrs['population']}; endpoint: {ds.attrs['endpoint']}", markup=False)
+        if ds.attrs.get("design_kind") == "single_arm":
+            source = ("the model's standard-care rate, 95% interval "
+                      f"{ds.attrs['standard_care_rate_lower']:.3f}-{ds.attrs['standard_care_rate_upper']:.3f}"
+                      if ds.attrs["p0_source"] == "model" else "the spec")
+            out.print(f"design: {ds.attrs['design']}; p0 = {ds.attrs['p0']:.3f} (from {source}), "
+                      f"p1 = {ds.attrs['p1']:.3f}", markup=False)
     warning = type1_warning(table)
     if warning:
         err.print(f"[bold red]WARNING: {warning}[/bold red]")
@@ -91,3 +108,51 @@ def simulate(trial: Path, fit_path: Path, out_path: Path, seed: int, n_trials: i
             print_oc(table)
         out.print(f"wrote {' and '.join(written)}", markup=False)
     finish(passed, strict)
+
+
+@click.command()
+@click.option("--fit", "fit_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="A fit of the pathway model (relapse-model fit ... --model pathway).")
+@click.option("--cohort", "cohort_name", default="bfm_like", show_default=True,
+              help="Cohort (bundled name or file) whose target groups are used.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the agent-effect draws.")
+@json_option
+def agents(fit_path: Path, cohort_name: str, seed: int, as_json: bool) -> None:
+    """What each agent's [pathway] prior implies: the response rate (CR2 / CRi) in its target group
+    with standard re-induction (posterior) and with the agent added (prior predictive), beside
+    the published rate the prior came from.
+
+    \b
+    Examples:
+      relapse-model agents --fit fits/pathway.nc
+      relapse-model agents --fit fits/pathway.nc --cohort cohorts/cog_like.csv --json
+    """
+    from relapse_model.cohort.bundled import bundled_path
+    from relapse_model.cohort.cohort import load_cohort
+    from relapse_model.models import RelapseModel
+    from relapse_model.simulate.agent_response import agent_response_rates
+
+    model = RelapseModel.load(fit_path)
+    if not model.spec.pathway:
+        raise InputError.single(str(fit_path), "agents needs a fit of the pathway model (--model pathway)")
+    path = cohort_name if "/" in cohort_name or cohort_name.endswith((".csv", ".tsv", ".parquet")) else \
+        bundled_path(cohort_name)
+    table = agent_response_rates(model, load_cohort(path), seed=seed)
+    if as_json:
+        print_json({"fit": str(fit_path), "cohort": str(path), "agents": records(table)})
+        return
+
+    def interval(prefix: str, row) -> str:
+        lower, upper = (row[f"{prefix} lower"], row[f"{prefix} upper"])
+        return f"{row[prefix if prefix != 'with agent' else 'with agent (prior predictive)']:.0%} " \
+               f"({lower:.0%}-{upper:.0%})"
+
+    view = pd.DataFrame({
+        "agent": table["agent"], "target n": table["patients"],
+        "standard care": [interval("standard care", r) for _, r in table.iterrows()],
+        "with agent": [interval("with agent", r) for _, r in table.iterrows()],
+        "published": [f"{p:.0%}" if pd.notna(p) else "" for p in table["published"]],
+    })
+    print_table(view, f"Response rate (CR2 / CRi) in each agent's target group of {cohort_name}")
+    out.print("published: the figure each prior came from (for gemtuzumab ozogamicin and revumenib a single-agent "
+              "rate, not the add-on simulated).", markup=False)

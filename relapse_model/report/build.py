@@ -197,10 +197,10 @@ def _model_stage(b: _Build) -> None:
                  "(grey)."),
         w.table("effects", "Effects (posterior and prior)", effects),
     ]))
-    if b.model.priors.path:
-        b.inputs["priors"] = Path(b.model.priors.path)
-    if b.spec.model.fit:
+    if b.spec.model.fit:      # a reused fit carries its priors (and their hash) itself
         b.inputs["fit"] = b.spec.resolve(b.spec.model.fit)
+    elif b.model.priors.path:
+        b.inputs["priors"] = Path(b.model.priors.path)
 
 
 def _profiles_stage(b: _Build) -> None:
@@ -292,23 +292,27 @@ def _trial_stage(part: TrialPart, trial: TrialSpec, trial_path: Path) -> Callabl
         path = w.folder / "data" / f"trial_{trial.name}.nc"
         ds.to_netcdf(path, engine="h5netcdf")
         w.files.append(path)
-        curves = ds[[v for v in ds.data_vars if str(v).startswith("arm_")]]
-        w.figure_data(f"trial_{trial.name}_curves", expand_estimates(curves).to_dataframe().reset_index())
         n = ds.sizes["trial"]
         summary = " ".join(plain_language(oc, trial))
-        b.sections.append(Section(f"trial_{trial.name}", f"Virtual trial: {trial.title}", [
-            w.table(f"trial_{trial.name}_design", "Design", design_table(trial), summary),
-            w.figure(arm_curves_figure(curves, b.fig_dir / f"trial_{trial.name}_curves.png", trial.title),
-                     "Model-based curves per arm",
-                     "Eligible population; each band pairs posterior draws with draws of the agent effects."),
+        items = [w.table(f"trial_{trial.name}_design", "Design", design_table(trial, dict(ds.attrs)), summary)]
+        curve_vars = [v for v in ds.data_vars if str(v).startswith("arm_")]
+        if curve_vars:         # two-arm trials: model-based curves per arm
+            curves = ds[curve_vars]
+            w.figure_data(f"trial_{trial.name}_curves", expand_estimates(curves).to_dataframe().reset_index())
+            items.append(w.figure(arm_curves_figure(curves, b.fig_dir / f"trial_{trial.name}_curves.png",
+                                                    trial.title), "Model-based curves per arm",
+                                  "Eligible population; each band pairs posterior draws with draws of the agent "
+                                  "effects."))
+        b.sections.append(Section(f"trial_{trial.name}", f"Virtual trial: {trial.title}", items + [
             w.table(f"trial_{trial.name}_operating_characteristics",
                     f"Operating characteristics ({n:,} simulated trials per scenario)", oc,
                     "assurance: agent effects drawn from their priors; power: effects at their prior medians; "
                     "no_effect: type-I error, beside the nominal alpha of the specification. " + type1_warning(oc)),
+        ] + ([] if sensitivity.empty else [
             w.table(f"trial_{trial.name}_agent_prior_sensitivity", "Sensitivity of assurance to the agent-effect prior",
                     sensitivity, "Ratios as median (95% interval). Every row uses the same seed, so differences "
                     "come from the prior, not from Monte Carlo noise."),
-        ]))
+        ])))
     return run
 
 
@@ -338,6 +342,12 @@ def report_stages(spec: ReportSpec, *, fitted: bool = False) -> list[tuple[str |
     for part in spec.trials:
         path = spec.resolve(part.spec)
         trial = load_trial_spec(path)
+        if not spec.model.pathway and (trial.kind != "two_arm" or trial.endpoint != "efs"):
+            raise InputError.single(str(path),
+                                    f"trial '{trial.name}' ({trial.kind.replace('_', '-')}"
+                                    f"{'' if trial.kind != 'two_arm' else ', endpoint ' + trial.endpoint}) needs the "
+                                    "pathway model: "
+                                    "set model.outcome = 'pathway' in the report spec")
         stages.append((f"simulating {trial.name}", _trial_stage(part, trial, path)))
     return stages
 

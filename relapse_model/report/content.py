@@ -131,13 +131,17 @@ def ppc_table(ppc: dict[str, xr.Dataset], min_count: int) -> pd.DataFrame:
 def vary_agent(agent: Agent, variant: AgentPriorVariant) -> Agent:
     """The agent with each effect prior shrunk toward no effect and/or widened on the log scale."""
     update = {}
-    for effect in EFFECTS:
-        prior: RatioPrior | None = getattr(agent, effect)
-        if prior is None:
+    for kind in EFFECTS:
+        table = getattr(agent, kind)
+        if table is None:
             continue
-        mean, sd = (1.0 - variant.shrink) * prior.log_mean, prior.log_sd * variant.sd_scale
-        update[effect] = RatioPrior.model_construct(median=float(np.exp(mean)), lower=float(np.exp(mean - _Z95 * sd)),
-                                                    upper=float(np.exp(mean + _Z95 * sd)))
+        varied = {}
+        for effect, prior in agent.effects(kind).items():
+            mean, sd = (1.0 - variant.shrink) * prior.log_mean, prior.log_sd * variant.sd_scale
+            varied[effect] = RatioPrior.model_construct(median=float(np.exp(mean)),
+                                                        lower=float(np.exp(mean - _Z95 * sd)),
+                                                        upper=float(np.exp(mean + _Z95 * sd)))
+        update[kind] = table.model_copy(update=varied)
     return agent.model_copy(update=update)
 
 
@@ -152,29 +156,31 @@ def trial_results(model, spec: TrialSpec, *, seed: int, n_trials: int | None,
     Returns
     -------
     (xarray.Dataset, pandas.DataFrame, pandas.DataFrame)
-        Per-trial results with arm curves, operating characteristics, and the sensitivity table.
+        Per-trial results with arm curves, operating characteristics, and the sensitivity table
+        (empty for a master protocol, whose subtrials each have their own agents).
     """
+    if getattr(spec, "kind", "") == "master_protocol":
+        ds = simulate_trials(model, spec, seed=seed, n_trials=n_trials, progress=progress)
+        return ds, operating_characteristics(ds), pd.DataFrame()
     pop = prepare_population(model, spec)
     ds = simulate_trials(model, spec, seed=seed, n_trials=n_trials, population=pop, progress=progress)
     oc = operating_characteristics(ds).drop(columns=["meaning"])
     assurance = oc.loc[oc["scenario"] == "assurance"].iloc[0]
-    rows = [{"agent prior": "as specified", **_prior_summary(pop.agents),
+    rows = [{"agent prior": "as specified", **_prior_summary(pop.agents, pop.kind),
              "assurance": assurance["P(success)"], "MC SE": assurance["MC SE"]}]
     for variant in variants:
         agents = {name: vary_agent(a, variant) for name, a in pop.agents.items()}
         varied = simulate_trials(model, spec, seed=seed, n_trials=n_trials, scenarios=("assurance",),
                                  population=replace(pop, agents=agents), curves=False)
         row = operating_characteristics(varied).iloc[0]
-        rows.append({"agent prior": variant.name, **_prior_summary(agents),
+        rows.append({"agent prior": variant.name, **_prior_summary(agents, pop.kind),
                      "assurance": row["P(success)"], "MC SE": row["MC SE"]})
     return ds, oc, pd.DataFrame(rows)
 
 
-def _prior_summary(agents: dict[str, Agent]) -> dict[str, str]:
+def _prior_summary(agents: dict[str, Agent], kind: str) -> dict[str, str]:
     out = {}
     for name, agent in agents.items():
-        for effect in EFFECTS:
-            prior = getattr(agent, effect)
-            if prior is not None:
-                out[f"{name} {effect}"] = f"{prior.median:.2f} ({prior.lower:.2f}-{prior.upper:.2f})"
+        for effect, prior in agent.effects(kind).items():
+            out[f"{name} {effect}"] = f"{prior.median:.2f} ({prior.lower:.2f}-{prior.upper:.2f})"
     return out

@@ -3,25 +3,39 @@ per operating characteristic saying what the number means."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from relapse_model.simulate.engine import spec_boundaries
-from relapse_model.simulate.spec import TrialSpec
+from relapse_model.simulate.spec import MasterProtocolSpec, SingleArmSpec, TrialSpec
 
 _TESTS = {"logrank": "log-rank test", "cox": "Cox model (Wald z)", "rmst": "difference in restricted mean survival",
-          "bayes": "Bayesian posterior probability of benefit"}
+          "bayes": "Bayesian posterior probability of benefit", "proportions": "two-proportion z test"}
+ENDPOINT_TEXT = {
+    "efs": "event-free survival (second relapse, refractory disease or death)",
+    "os": "overall survival",
+    "relapse": "relapse or refractory disease (death before it censored)",
+    "response": "response (CR2 / CRi) at the re-induction assessment",
+    "mrd_negative_response": "MRD-negative response (CR2 / CRi with MRD negative) at the re-induction assessment",
+}
 
 
 def _analysis(spec: TrialSpec) -> str:
     a = spec.analysis
+    if spec.binary:
+        test = ("Cochran-Mantel-Haenszel test stratified by " + spec.stratify if spec.stratify and
+                a.primary == "proportions" else _TESTS[a.primary])
+        rule = (f"success if P(higher response rate) >= {a.bayes_threshold:g} (uniform priors)" if a.primary == "bayes"
+                else f"one-sided alpha {a.alpha:g}")
+        return f"{test}, {rule}, when every patient has been assessed (at most {a.max_months:g} months)"
     when = (f"after {a.events} events" if a.timing == "events" else f"{a.months:g} months after the first patient")
     if a.primary == "bayes":
         rule = f"success if P(HR < 1) >= {a.bayes_threshold:g}"
     else:
         rule = f"one-sided alpha {a.alpha:g}"
-    # the engine's tests are not stratified yet: say so where the randomisation is
-    strata = f"; randomisation stratified by {spec.stratify}, test not stratified" if spec.stratify else ""
-    return f"{_TESTS[a.primary]}, {rule}, {when} (at most {a.max_months:g} months){strata}"
+    test = f"log-rank test stratified by {spec.stratify}" if spec.stratify else _TESTS[a.primary]
+    return f"{test}, {rule}, {when} (at most {a.max_months:g} months)"
 
 
 def _looks(spec: TrialSpec) -> str:
@@ -38,13 +52,70 @@ def _looks(spec: TrialSpec) -> str:
     return text
 
 
-def design_table(spec: TrialSpec) -> pd.DataFrame:
-    """The trial's design in rows a clinician can check against a protocol."""
-    arms = " vs ".join(arm.name for arm in spec.arms)
+def _accrual(spec) -> str:
     rates, breaks = spec.accrual.as_rates
-    accrual = (f"{rates[0]:g} patients per month" if len(rates) == 1 else
-               ", ".join(f"{r:g}/month" + (f" until month {b:g}" if b is not None else "")
-                         for r, b in zip(rates, [*breaks, None])))
+    return (f"{rates[0]:g} patients per month" if len(rates) == 1 else
+            ", ".join(f"{r:g}/month" + (f" until month {b:g}" if b is not None else "")
+                      for r, b in zip(rates, [*breaks, None])))
+
+
+def single_arm_design_table(spec: SingleArmSpec, attrs: dict) -> pd.DataFrame:
+    """A single-arm design in rows, with the null rate used and the design's exact error rates."""
+    source = (f"the fitted model's standard-care rate in the eligible population (95% interval "
+              f"{attrs['standard_care_rate_lower']:.0%}-{attrs['standard_care_rate_upper']:.0%})"
+              if attrs["p0_source"] == "model" else "the specification")
+    rows = [
+        ("arm", spec.arm.name + (f" (adds {', '.join(spec.arm.add)})" if spec.arm.add else "")),
+        ("virtual patients", str(attrs.get("population", ""))),
+        ("primary endpoint", ENDPOINT_TEXT[spec.endpoint]),
+        ("design", str(attrs["design"])),
+        ("null response rate p0", f"{attrs['p0']:.1%} from {source}"),
+        ("target response rate p1", f"{attrs['p1']:.1%}"),
+        ("exact type-I error at p0 / power at p1",
+         f"{attrs['exact_type1']:.3f} (nominal {attrs['alpha']:g}) / {attrs['exact_power']:.3f}"),
+        ("accrual", _accrual(spec) + "; suspended at each interim look until its patients are assessed"),
+        ("dropout", f"{spec.dropout.rate:g} per month (a patient lost before the assessment counts as not "
+                    "responding)" if spec.dropout.rate else "none"),
+    ]
+    return pd.DataFrame(rows, columns=["design", "value"])
+
+
+def _eligibility(sub) -> str:
+    if sub.eligible == "rest":
+        return "everyone not routed to another subtrial"
+    return " or ".join(f"{c.column} = {c.equals}" if c.in_ is None else f"{c.column} in {', '.join(c.in_)}"
+                       for c in sub.eligible)
+
+
+def master_design_table(spec: MasterProtocolSpec, attrs: dict) -> pd.DataFrame:
+    """A master protocol in rows: screening, routing, and each subtrial's eligibility and design."""
+    shares = json.loads(attrs.get("routing_shares", "{}"))
+    sub_attrs = json.loads(attrs.get("subtrial_attrs", "{}"))
+    rows = [("virtual patients", str(attrs.get("population", ""))),
+            ("screening", f"{spec.screening_rate:g} patients per month"),
+            ("patients eligible for several subtrials", {"first": "go to the first listed", "random":
+                                                         "go to one of them at random", None: "none"}[spec.routing])]
+    for sub in spec.subtrials:
+        own = sub_attrs.get(sub.name, {})
+        if isinstance(sub.trial, SingleArmSpec):
+            what = f"single arm, {own.get('design', sub.trial.design.method)}"
+        else:
+            what = (f"{' vs '.join(a.name for a in sub.trial.arms)}, {sub.trial.sample_size} patients; "
+                    f"{_analysis(sub.trial)}")
+        rows.append((f"subtrial {sub.name} ({shares.get(sub.name, float('nan')):.0%} routed)",
+                     f"{_eligibility(sub)}; endpoint {sub.trial.endpoint}; {what}"))
+    return pd.DataFrame(rows, columns=["design", "value"])
+
+
+def design_table(spec: TrialSpec, attrs: dict | None = None) -> pd.DataFrame:
+    """The trial's design in rows a clinician can check against a protocol (``attrs``: those of
+    the simulation results, needed for a single-arm design whose null comes from the model)."""
+    if isinstance(spec, MasterProtocolSpec):
+        return master_design_table(spec, attrs or {})
+    if isinstance(spec, SingleArmSpec):
+        return single_arm_design_table(spec, attrs or {})
+    arms = " vs ".join(arm.name for arm in spec.arms)
+    accrual = _accrual(spec)
     rows = [
         ("arms (control first)", arms),
         ("allocation", ":".join(str(a) for a in spec.allocation)
@@ -52,7 +123,7 @@ def design_table(spec: TrialSpec) -> pd.DataFrame:
         ("sample size", f"{spec.sample_size} patients"),
         ("accrual", accrual),
         ("dropout", f"{spec.dropout.rate:g} per month" if spec.dropout.rate else "none"),
-        ("primary endpoint", "event-free survival (second relapse, refractory disease or death)"),
+        ("primary endpoint", ENDPOINT_TEXT[spec.endpoint]),
         ("analysis", _analysis(spec)),
         ("interim looks", _looks(spec)),
     ]
@@ -65,6 +136,10 @@ def _pct(p: float) -> str:
 
 def plain_language(oc: pd.DataFrame, spec: TrialSpec) -> list[str]:
     """One sentence per scenario of the operating characteristics."""
+    if isinstance(spec, MasterProtocolSpec):
+        return _protocol_sentences(oc, spec)
+    if isinstance(spec, SingleArmSpec):
+        return _single_arm_sentences(oc, spec)
     n, added = spec.sample_size, " + ".join(a for arm in spec.arms[1:] for a in arm.add) or "the change"
     out = []
     for row in oc.itertuples(index=False):
@@ -80,4 +155,41 @@ def plain_language(oc: pd.DataFrame, spec: TrialSpec) -> list[str]:
         else:
             out.append(f"If {added} had no effect, the trial would still declare benefit with probability "
                        f"{_pct(p)} (type-I error; its design states one-sided {spec.analysis.alpha:g}).")
+    return out
+
+
+def _single_arm_sentences(oc: pd.DataFrame, spec: SingleArmSpec) -> list[str]:
+    added = " + ".join(spec.arm.add) or "the regimen"
+    out = []
+    for row in oc.to_dict("records"):
+        p, size = row["P(success)"], row["E[sample size]"]
+        if row["scenario"] == "assurance":
+            out.append(f"Averaged over the model's uncertainty and the prior of {added}'s effect, the trial would "
+                       f"declare {added} active with probability {_pct(p)} (assurance).")
+        elif row["scenario"] == "power":
+            out.append(f"If {added} had exactly its prior median effect, the trial would declare it active with "
+                       f"probability {_pct(p)}; it would stop early {_pct(row['stopped early'])} of the time and "
+                       f"enrol {size:.0f} patients on average.")
+        else:
+            out.append(f"If {added} added nothing to standard re-induction, the trial would still declare it active "
+                       f"with probability {_pct(p)} (type-I error; the design's exact value at p0 is "
+                       f"{row['exact type-I at p0']:.3f} for a nominal {row['nominal alpha']:g}; the difference "
+                       "comes from the uncertainty about the standard-care rate).")
+    return out
+
+
+def _protocol_sentences(oc: pd.DataFrame, spec: MasterProtocolSpec) -> list[str]:
+    k = len(spec.subtrials)
+    protocol = oc[oc["subtrial"] == "protocol"].set_index("scenario")
+    out = []
+    if "assurance" in protocol.index:
+        row = protocol.loc["assurance"]
+        out.append(f"Averaged over the model's uncertainty and the agents' priors, at least one of the {k} subtrials "
+                   f"would declare success with probability {_pct(row['P(success)'])}; the protocol would enrol "
+                   f"{row['E[sample size]']:.0f} patients and run {row['E[duration, months]']:.0f} months on average.")
+    if "no_effect" in protocol.index:
+        row = protocol.loc["no_effect"]
+        out.append(f"If no agent had any effect, at least one subtrial would still declare success with probability "
+                   f"{_pct(row['P(success)'])} (the protocol's family-wise error; each subtrial controls only its "
+                   "own alpha).")
     return out

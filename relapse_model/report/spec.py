@@ -120,13 +120,6 @@ class ReportSpec(StrictModel):
     #: where the spec was read from; relative paths are resolved against its folder
     base_dir: Path = Field(default=Path("."), exclude=True)
 
-    @model_validator(mode="after")
-    def _trials_need_a_one_step_model(self) -> ReportSpec:
-        if self.model.pathway and self.trials:
-            raise ValueError("[[trials]] are simulated from the one-step models in this version: remove them from a "
-                             "report with model.outcome = 'pathway', or report the trials with outcome 'competing'")
-        return self
-
     def resolve(self, path: str) -> Path:
         """A path of the spec, relative to the spec file's folder."""
         p = Path(path).expanduser()

@@ -1,12 +1,27 @@
 """Agents (``priors/agents/*.toml``): assumed effects with uncertainty, target subgroup, sources.
 
 An effect is a ratio with a log-normal prior given as a median and a 95% interval, e.g.
-``relapse_hr = { median = 0.8, lower = 0.55, upper = 1.15 }``: the log-scale sd is
-``(ln upper - ln lower) / 3.92``. Effects act in the target subgroup only:
+``response_or = { median = 1.4, lower = 0.7, upper = 2.8 }``: the log-scale sd is
+``(ln upper - ln lower) / 3.92``. Effects act in the target subgroup only. Each agent file
+has two tables, one per kind of model, since the same evidence enters them differently:
 
-- ``cure_or``: odds ratio on cure (adds ``ln OR`` to the log-odds of cure);
-- ``relapse_hr``: hazard ratio on relapse of the non-cured;
-- ``death_hr``: hazard ratio on death without relapse (toxicity).
+``[pathway]`` (the multi-state model: the agent acts where the evidence is, and the survival
+effect flows through the pathway):
+
+- ``response_or``: odds ratio of response (CR2 / CRi) at the re-induction assessment, against
+  refractory disease and early death together;
+- ``early_death_or``: odds ratio of death before the assessment, against response (the model
+  has early death as an outcome of the assessment, not as a hazard; for a rare event the odds
+  ratio is close to the risk ratio);
+- ``mrd_negative_or``: odds ratio of MRD negativity in responders (against MRD positivity);
+- ``cure_or``: odds ratio of cure in remission (carried through transplant);
+- ``relapse_hr``: hazard ratio of relapse after response, before and after transplant;
+- ``death_hr``: hazard ratio of death without relapse (toxicity), before and after transplant
+  from remission;
+- ``transplant_hr``: hazard ratio of transplant from remission.
+
+``[one_step]`` (the cure / competing-risk models, where everything happens at relapse):
+``cure_or``, ``relapse_hr`` (non-cured) and ``death_hr`` (death without relapse).
 
 The target is ``"all"`` or a list of conditions on cohort columns, any of which selects a
 patient, e.g. ``target = [{ column = "flt3_itd", equals = true }]``.
@@ -27,7 +42,11 @@ from relapse_model.common.strict import StrictModel
 from relapse_model.common.toml import read_toml
 from relapse_model.errors import InputError, Issue
 
-EFFECTS = ("cure_or", "relapse_hr", "death_hr")
+#: Effects of each kind of model, in the order their draws are taken.
+ONE_STEP_EFFECTS = ("cure_or", "relapse_hr", "death_hr")
+PATHWAY_EFFECTS = ("response_or", "early_death_or", "mrd_negative_or", "cure_or", "relapse_hr", "death_hr",
+                   "transplant_hr")
+EFFECTS = {"one_step": ONE_STEP_EFFECTS, "pathway": PATHWAY_EFFECTS}
 
 
 class RatioPrior(StrictModel):
@@ -87,6 +106,26 @@ class Condition(BaseModel):
         return (col.astype(str) == str(self.equals)).to_numpy()
 
 
+class OneStepEffects(StrictModel):
+    """``[one_step]``: effects on the cure / competing-risk models."""
+
+    cure_or: RatioPrior | None = None
+    relapse_hr: RatioPrior | None = None
+    death_hr: RatioPrior | None = None
+
+
+class PathwayEffects(StrictModel):
+    """``[pathway]``: effects on the transitions of the pathway model."""
+
+    response_or: RatioPrior | None = None
+    early_death_or: RatioPrior | None = None
+    mrd_negative_or: RatioPrior | None = None
+    cure_or: RatioPrior | None = None
+    relapse_hr: RatioPrior | None = None
+    death_hr: RatioPrior | None = None
+    transplant_hr: RatioPrior | None = None
+
+
 class Agent(StrictModel):
     """One agent's file."""
 
@@ -95,17 +134,31 @@ class Agent(StrictModel):
     kind: str
     target: Literal["all"] | list[Condition]
     target_description: str
-    cure_or: RatioPrior | None = None
-    relapse_hr: RatioPrior | None = None
-    death_hr: RatioPrior | None = None
     sources: list[str] = Field(min_length=1)
     evidence: str
+    #: published response rate in the target group the pathway prior came from, e.g. "70% CR/CRi
+    #: (Karol 2020, n=38)", with its value as a fraction for the README's comparison
+    published_response: str = ""
+    published_response_rate: float | None = Field(default=None, gt=0, lt=1)
+    pathway: PathwayEffects | None = None
+    one_step: OneStepEffects | None = None
 
     @model_validator(mode="after")
     def _some_effect(self) -> Agent:
-        if all(getattr(self, e) is None for e in EFFECTS):
-            raise ValueError(f"give at least one effect: {', '.join(EFFECTS)}")
+        if self.pathway is None and self.one_step is None:
+            raise ValueError("give a [pathway] table of effects, a [one_step] table, or both")
+        for kind in ("pathway", "one_step"):
+            table = getattr(self, kind)
+            if table is not None and all(getattr(table, e) is None for e in EFFECTS[kind]):
+                raise ValueError(f"[{kind}] gives no effect: give at least one of {', '.join(EFFECTS[kind])}")
         return self
+
+    def effects(self, kind: str) -> dict[str, RatioPrior]:
+        """The effects this agent has on a model of ``kind`` ("pathway" or "one_step")."""
+        table = getattr(self, kind)
+        if table is None:
+            return {}
+        return {e: getattr(table, e) for e in EFFECTS[kind] if getattr(table, e) is not None}
 
     def in_target(self, data: pd.DataFrame) -> np.ndarray:
         """Boolean mask of the patients the agent acts on."""
@@ -113,11 +166,14 @@ class Agent(StrictModel):
             return np.ones(len(data), dtype=bool)
         return np.logical_or.reduce([c.mask(data) for c in self.target])
 
-    def log_effect_draws(self, rng: np.random.Generator, n: int, mode: str = "prior") -> dict[str, np.ndarray]:
-        """Log effects per trial: from the prior, fixed at the median, or null (all 0)."""
+    def log_effect_draws(self, rng: np.random.Generator, n: int, mode: str = "prior",
+                         kind: str = "one_step") -> dict[str, np.ndarray]:
+        """Log effects per trial on a model of ``kind``: from the prior, fixed at the median, or
+        null (all 0). Every effect of the kind gets an entry (0 where the agent has none)."""
+        table = getattr(self, kind)
         out = {}
-        for effect in EFFECTS:
-            prior: RatioPrior | None = getattr(self, effect)
+        for effect in EFFECTS[kind]:
+            prior: RatioPrior | None = None if table is None else getattr(table, effect)
             if prior is None or mode == "null":
                 out[effect] = np.zeros(n)
             elif mode == "median":

@@ -191,6 +191,28 @@ def logrank(time: np.ndarray, event: np.ndarray, arm: np.ndarray,
     return LogrankResult(o_e, var, z, chi2, special.chdtrc(1.0, chi2))
 
 
+def stratified_logrank(time: np.ndarray, event: np.ndarray, arm: np.ndarray, strata: np.ndarray,
+                       mask: np.ndarray | None = None) -> LogrankResult:
+    """Stratified log-rank test: O - E and its variance summed over strata (integer codes, same
+    shape as ``time``), each stratum with its own risk sets, as R's ``survdiff(... + strata(s))``.
+
+    With one stratum it is :func:`logrank`. Conventions as there: negative z favours arm 1.
+    """
+    if np.ndim(time) == 1:
+        return stratified_logrank(*(None if x is None else np.asarray(x)[None] for x in (time, event, arm, strata)),
+                                  None if mask is None else np.asarray(mask)[None])
+    valid = np.ones(np.shape(time), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    o_e, var = np.zeros(np.shape(time)[0]), np.zeros(np.shape(time)[0])
+    for code in np.unique(strata):
+        part = logrank(time, event, arm, valid & (strata == code))
+        o_e += part.o_minus_e
+        var += part.variance
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(var > 0, o_e / np.sqrt(var), np.nan)
+    chi2 = z * z
+    return LogrankResult(o_e, var, z, chi2, special.chdtrc(1.0, chi2))
+
+
 def _cox_block(time: np.ndarray, event: np.ndarray, arm1: np.ndarray, valid: np.ndarray,
                max_iter: int, tol: float, max_abs: float,
                efron: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

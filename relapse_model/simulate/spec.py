@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
 from relapse_model.cohort.schema import COLUMN
@@ -68,15 +69,30 @@ class Dropout(StrictModel):
     rate: float = Field(default=0.0, ge=0, description="per month, exponential")
 
 
-class Analysis(StrictModel):
-    """When the (final) analysis happens and how it is judged."""
+#: Trial endpoints: time-to-event ones (analysed by log-rank, Cox, RMST or a Bayesian rule on
+#: the Cox estimate) and binary ones observed at the re-induction assessment (two proportions).
+TIME_TO_EVENT_ENDPOINTS = ("efs", "os", "relapse")
+BINARY_ENDPOINTS = ("response", "mrd_negative_response")
+Endpoint = Literal["efs", "os", "relapse", "response", "mrd_negative_response"]
 
-    timing: Literal["events", "calendar"] = "events"
+
+class Analysis(StrictModel):
+    """When the (final) analysis happens and how it is judged.
+
+    Time-to-event endpoints: ``timing = "events"`` or ``"calendar"``, ``primary`` one of
+    logrank, cox, rmst, bayes. Binary endpoints: ``timing = "assessed"`` (the final look when
+    every patient has had the response assessment; interim looks at fractions of them) and
+    ``primary`` "proportions" (two-proportion z; Cochran-Mantel-Haenszel when randomisation is
+    stratified) or "bayes" (posterior probability that the experimental rate is higher, uniform
+    priors, at least ``bayes_threshold``).
+    """
+
+    timing: Literal["events", "calendar", "assessed"] = "events"
     events: int | None = Field(default=None, gt=0)
     months: float | None = Field(default=None, gt=0)
     max_months: float = Field(default=240.0, gt=0)
     alpha: float = Field(default=0.025, gt=0, lt=0.5, description="one-sided")
-    primary: Literal["logrank", "cox", "rmst", "bayes"] = "logrank"
+    primary: Literal["logrank", "cox", "rmst", "bayes", "proportions"] = "logrank"
     rmst_tau: float = Field(default=24.0, gt=0)
     bayes_prior_sd: float = Field(default=float("inf"), gt=0, allow_inf_nan=True)   # inf: flat prior
     bayes_threshold: float = Field(default=0.975, gt=0.5, lt=1)
@@ -89,6 +105,8 @@ class Analysis(StrictModel):
             raise ValueError("timing = 'events' needs 'events'")
         if self.timing == "calendar" and self.months is None:
             raise ValueError("timing = 'calendar' needs 'months'")
+        if self.timing == "assessed" and self.events is not None:
+            raise ValueError("timing = 'assessed' looks when patients are assessed: leave out 'events'")
         return self
 
 
@@ -131,10 +149,19 @@ class PopulationSpec(StrictModel):
 
 
 class TrialSpec(StrictModel):
-    """A two-arm virtual trial: control first, experimental second."""
+    """A two-arm virtual trial: control first, experimental second.
 
+    ``endpoint`` is the primary endpoint: "efs" (the only one of the one-step models), "os",
+    "relapse" (relapse or refractory disease, death censored) or the binary "response" (CR2 /
+    CRi at the re-induction assessment) and "mrd_negative_response" (an MRD-negative response),
+    which need a pathway fit. With ``stratify`` the randomisation is stratified and so is the
+    test (stratified log-rank; Cochran-Mantel-Haenszel for a binary endpoint).
+    """
+
+    kind: Literal["two_arm"] = "two_arm"
     name: str
     title: str = ""
+    endpoint: Endpoint = "efs"
     n_trials: int = Field(default=2000, gt=0, le=1_000_000)
     sample_size: int = Field(gt=1, le=MAX_SAMPLE_SIZE)
     allocation: tuple[int, int] = (1, 1)
@@ -159,6 +186,11 @@ class TrialSpec(StrictModel):
                     raise ValueError(f"unknown agent '{agent}' in arm '{arm.name}' (available: {', '.join(known)})")
         if self.stratify is not None and self.stratify not in COLUMN and self.stratify not in ("early_relapse", "risk_group"):
             raise ValueError(f"stratify: unknown cohort column '{self.stratify}'")
+        self._check_endpoint()
+        if self.stratify is not None and self.analysis.primary in ("cox", "rmst", "bayes") and \
+                self.endpoint in TIME_TO_EVENT_ENDPOINTS:
+            raise ValueError(f"analysis.primary = '{self.analysis.primary}' has no stratified form here: with "
+                             f"stratify = '{self.stratify}' use primary = 'logrank' (stratified log-rank)")
         if self.analysis.events is not None and self.analysis.events > self.sample_size:
             raise ValueError("analysis.events cannot exceed sample_size")
         accrual = self.accrual.months_to_enrol(self.sample_size)
@@ -166,6 +198,30 @@ class TrialSpec(StrictModel):
             raise ValueError(f"analysis.max_months ({self.analysis.max_months:g}) ends before accrual of "
                              f"{self.sample_size} patients is complete (about {accrual:.1f} months at the accrual rate)")
         return self
+
+    def _check_endpoint(self) -> None:
+        a = self.analysis
+        if self.endpoint in BINARY_ENDPOINTS:
+            if a.timing != "assessed":
+                raise ValueError(f"endpoint '{self.endpoint}' is read at the response assessment: use "
+                                 "analysis.timing = 'assessed'")
+            if a.primary not in ("proportions", "bayes"):
+                raise ValueError(f"analysis.primary = '{a.primary}' is for time-to-event endpoints: endpoint "
+                                 f"'{self.endpoint}' takes 'proportions' or 'bayes'")
+            if np.isfinite(a.bayes_prior_sd):
+                raise ValueError("analysis.bayes_prior_sd (a prior on the log hazard ratio) does not apply to "
+                                 f"endpoint '{self.endpoint}': its Bayesian rule uses uniform priors on both rates")
+        else:
+            if a.timing == "assessed":
+                raise ValueError(f"analysis.timing = 'assessed' is for response endpoints: endpoint "
+                                 f"'{self.endpoint}' takes 'events' or 'calendar'")
+            if a.primary == "proportions":
+                raise ValueError(f"analysis.primary = 'proportions' is for response endpoints, not '{self.endpoint}'")
+
+    @property
+    def binary(self) -> bool:
+        """True for an endpoint read at the response assessment."""
+        return self.endpoint in BINARY_ENDPOINTS
 
     @property
     def agents(self) -> list[str]:
@@ -177,11 +233,159 @@ class TrialSpec(StrictModel):
         return seen
 
 
-def parse_spec(raw: dict[str, Any], source: str) -> TrialSpec:
+class SingleArmDesign(StrictModel):
+    """``[design]`` of a single-arm trial with a response endpoint.
+
+    ``method``: "simon" (two-stage, optimal or minimax: ``simon_kind``), "bop2" (posterior-
+    probability futility boundaries calibrated to ``alpha`` at ``looks``), "predictive" (Lee &
+    Liu's search for the smallest maximum size up to ``n``) or "exact" (one analysis of ``n``
+    patients, exact binomial test). ``p0`` is the response rate of no interest, a number or
+    "model": the fitted model's posterior mean response rate with standard re-induction in the
+    trial's eligible population; the target is ``p1`` or ``p0 + delta``.
+    """
+
+    method: Literal["simon", "bop2", "predictive", "exact"] = "simon"
+    p0: float | Literal["model"]
+    p1: float | None = None
+    delta: float | None = Field(default=None, gt=0, lt=1)
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    power: float = Field(default=0.8, gt=0.5, lt=1)
+    simon_kind: Literal["optimal", "minimax"] = "optimal"
+    n: int | None = Field(default=None, gt=1, le=1000)
+    looks: list[int] | None = None
+
+    @model_validator(mode="after")
+    def _rates(self) -> SingleArmDesign:
+        if isinstance(self.p0, float) and not 0 < self.p0 < 1:
+            raise ValueError(f"p0 = {self.p0:g} must be inside (0, 1) (or \"model\")")
+        if (self.p1 is None) == (self.delta is None):
+            raise ValueError("give the target as exactly one of 'p1' or 'delta' (p1 = p0 + delta)")
+        if self.p1 is not None:
+            if not 0 < self.p1 < 1:
+                raise ValueError(f"p1 = {self.p1:g} must be inside (0, 1)")
+            if isinstance(self.p0, float) and self.p1 <= self.p0:
+                raise ValueError(f"p1 = {self.p1:g} must be above p0 = {self.p0:g}")
+        if self.method in ("bop2", "exact", "predictive") and self.n is None and not self.looks:
+            raise ValueError(f"method '{self.method}' needs the maximum sample size 'n'")
+        if self.looks is not None:
+            if self.method != "bop2":
+                raise ValueError("'looks' applies to method 'bop2' only")
+            if any(b <= a for a, b in zip(self.looks, self.looks[1:])) or self.looks[0] < 1:
+                raise ValueError("looks must be increasing patient counts >= 1")
+            if self.n is not None and self.looks[-1] != self.n:
+                raise ValueError(f"the last look ({self.looks[-1]}) must equal n = {self.n}")
+        return self
+
+
+class SingleArmSpec(StrictModel):
+    """A single-arm phase 2 trial (``kind = "single_arm"``) with a response endpoint: every
+    patient gets the ``arm`` (standard re-induction plus or minus agents)."""
+
+    kind: Literal["single_arm"]
+    name: str
+    title: str = ""
+    n_trials: int = Field(default=2000, gt=0, le=1_000_000)
+    endpoint: Literal["response", "mrd_negative_response"] = "response"
+    population: PopulationSpec = PopulationSpec()
+    accrual: Accrual
+    dropout: Dropout = Dropout()
+    arm: Arm
+    design: SingleArmDesign
+    sweep: dict[str, list[Any]] = {}
+
+    @model_validator(mode="after")
+    def _check(self) -> SingleArmSpec:
+        known = available_agents()
+        for agent in self.arm.add + self.arm.remove:
+            if agent not in known:
+                raise ValueError(f"unknown agent '{agent}' in arm '{self.arm.name}' (available: {', '.join(known)})")
+        return self
+
+    @property
+    def agents(self) -> list[str]:
+        return list(dict.fromkeys(self.arm.add + self.arm.remove))
+
+    @property
+    def binary(self) -> bool:
+        return True
+
+
+class Subtrial(StrictModel):
+    """One ``[[subtrials]]`` entry of a master protocol: who is routed to it (``eligible``:
+    conditions any of which selects a patient, or "rest": everyone no other subtrial takes) and
+    its own trial (``trial``: a single-arm or two-arm spec without population or accrual, which
+    come from the protocol)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    eligible: list[Condition] | Literal["rest"]
+    trial: Annotated[TrialSpec | SingleArmSpec, Field(discriminator="kind")]
+
+
+class MasterProtocolSpec(StrictModel):
+    """A master protocol (``kind = "master_protocol"``): patients screened from ``population``
+    at ``screening_rate`` per month are routed by genotype to ``subtrials``, each with its own
+    design and analysis; a patient eligible for several goes to the first listed
+    (``routing = "first"``) or to one of them at random (``"random"``); without a rule,
+    overlapping eligibility is an error. Each subtrial accrues at the screening rate times the
+    share of the population routed to it."""
+
+    kind: Literal["master_protocol"]
+    name: str
+    title: str = ""
+    n_trials: int = Field(default=2000, gt=0, le=1_000_000)
+    population: PopulationSpec = PopulationSpec()
+    screening_rate: float = Field(gt=0, description="patients screened per month")
+    routing: Literal["first", "random"] | None = None
+    subtrials: list[Subtrial] = Field(min_length=1)
+    sweep: dict[str, list[Any]] = {}
+
+    @model_validator(mode="after")
+    def _check(self) -> MasterProtocolSpec:
+        names = [s.name for s in self.subtrials]
+        if len(set(names)) < len(names):
+            raise ValueError(f"subtrial names must differ: {', '.join(names)}")
+        rest = [i for i, s in enumerate(self.subtrials) if s.eligible == "rest"]
+        if rest and rest != [len(self.subtrials) - 1]:
+            raise ValueError("only the last subtrial may take eligible = \"rest\"")
+        return self
+
+    @property
+    def agents(self) -> list[str]:
+        return list(dict.fromkeys(a for s in self.subtrials for a in s.trial.agents))
+
+
+def _subtrial_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    """A master protocol's subtrial trials get a placeholder accrual (set from the routing at
+    simulation) and no population of their own."""
+    raw = copy.deepcopy(raw)
+    for sub in raw.get("subtrials", []) if isinstance(raw.get("subtrials"), list) else []:
+        trial = sub.get("trial") if isinstance(sub, dict) else None
+        if isinstance(trial, dict):
+            if "population" in trial or "accrual" in trial:
+                raise InputError.single("subtrial", f"subtrial '{sub.get('name')}': leave out 'population' and "
+                                        "'accrual' (they come from the protocol's population and screening_rate)")
+            trial.setdefault("name", sub.get("name", "subtrial"))
+            trial.setdefault("kind", "two_arm")
+            trial["accrual"] = {"rate": float(raw.get("screening_rate", 1.0))}
+    return raw
+
+
+AnySpec = TrialSpec | SingleArmSpec | MasterProtocolSpec
+
+
+def parse_spec(raw: dict[str, Any], source: str) -> AnySpec:
     """Validate a spec dict, and every point of its ``[sweep]`` grid; InputError names the
-    source and every bad key (for a sweep point, the point's values)."""
+    source and every bad key (for a sweep point, the point's values). ``kind = "single_arm"``
+    makes a :class:`SingleArmSpec`, ``"master_protocol"`` a :class:`MasterProtocolSpec`,
+    anything else a two-arm :class:`TrialSpec`."""
+    kinds = {"single_arm": SingleArmSpec, "master_protocol": MasterProtocolSpec}
     try:
-        spec = TrialSpec.model_validate(raw)
+        if raw.get("kind") == "master_protocol":
+            try:
+                raw = _subtrial_defaults(raw)
+            except InputError as exc:
+                raise InputError.single(source, exc.issues[0].message) from None
+        spec = kinds.get(raw.get("kind"), TrialSpec).model_validate(raw)
     except ValidationError as exc:
         raise InputError.from_validation(source, exc) from None
     if spec.sweep:
@@ -189,7 +393,7 @@ def parse_spec(raw: dict[str, Any], source: str) -> TrialSpec:
     return spec
 
 
-def _check_sweep(spec: TrialSpec, source: str) -> None:
+def _check_sweep(spec: AnySpec, source: str) -> None:
     """Every grid point must be a valid spec: checked before any point runs."""
     import itertools
 
@@ -207,15 +411,18 @@ def _check_sweep(spec: TrialSpec, source: str) -> None:
         raise InputError(issues)
 
 
-def load_trial_spec(path: str | Path) -> TrialSpec:
+def load_trial_spec(path: str | Path) -> AnySpec:
     """Read and validate a trial specification file."""
     return parse_spec(read_toml(Path(path)), str(path))
 
 
-def with_overrides(spec: TrialSpec, overrides: dict[str, Any], source: str = "sweep") -> TrialSpec:
+def with_overrides(spec: AnySpec, overrides: dict[str, Any], source: str = "sweep") -> AnySpec:
     """A copy with dotted-key overrides (``"sample_size"``, ``"accrual.rate"``, ``"arms.1.add"``)."""
     raw = copy.deepcopy(spec.model_dump(by_alias=True, exclude_none=True))
     raw.pop("sweep", None)
+    for sub in raw.get("subtrials", []) if raw.get("kind") == "master_protocol" else []:
+        sub["trial"].pop("population", None)        # set by the protocol, as when the file was read
+        sub["trial"].pop("accrual", None)
     for key, value in overrides.items():
         node: Any = raw
         parts = key.split(".")

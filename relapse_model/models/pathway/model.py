@@ -207,7 +207,7 @@ class PathwayModel:
         """Whole paths of ``patients`` (covariates and response assessment times are used) under
         posterior draws, (S, n, K)."""
         self.posterior  # noqa: B018 - raises NotFittedError naming fit() first
-        a = _assessment(patients) if assessment is None else np.full(len(patients), float(assessment))
+        a = assessment_times(patients) if assessment is None else np.full(len(patients), float(assessment))
         return simulate_paths(self.parameters(max_draws), self.design(patients), a, replicates=replicates,
                               censor=censor, seed=seed)
 
@@ -217,7 +217,7 @@ class PathwayModel:
         (S, n, H), each a Monte Carlo average over ``replicates`` simulated paths (for LOO
         expectations, :func:`relapse_model.checks.loo.loo_efs_accuracy`)."""
         self.posterior  # noqa: B018 - raises NotFittedError naming fit()
-        return predict_draws(self.parameters(), self.design(patients), _assessment(patients),
+        return predict_draws(self.parameters(), self.design(patients), assessment_times(patients),
                              _checked_times(horizons, None), replicates=replicates, seed=seed).efs
 
     def transplant_counterfactual(self, patients: Cohort, times: list[float] | np.ndarray, *, at: float = 4.0,
@@ -250,7 +250,7 @@ class PathwayModel:
         times = _checked_times(times, at)
         params, design = self.parameters(max_draws), self.design(patients)
         codes = mrd_codes(patients.data)
-        with_tx, without = counterfactual_states(_assessment(patients), codes, at)
+        with_tx, without = counterfactual_states(assessment_times(patients), codes, at)
         seeds = np.random.SeedSequence(seed).spawn(2)
         draws = {name: curves(simulate_from_landmark(params, design, states, replicates=replicates, seed=child,
                                                      transplant_from_remission=allowed), None, times)
@@ -278,7 +278,7 @@ class PathwayModel:
         params = self.parameters(max_draws)
         per_group = {}
         for name, cohort in groups.items():
-            c = predict_draws(params, self.design(cohort), _assessment(cohort), times, replicates=replicates, seed=seed)
+            c = predict_draws(params, self.design(cohort), assessment_times(cohort), times, replicates=replicates, seed=seed)
             per_group[name] = {"event_free_survival": c.efs, "overall_survival": c.os, "relapse_incidence": c.relapse,
                                "hsct_probability": c.hsct}
         names = list(per_group)
@@ -328,7 +328,7 @@ class PathwayModel:
         states = None
         if landmark is not None:
             states = landmark_states(observed_paths(patients), landmark)
-        assessment = states.assessment if states is not None else _assessment(patients)
+        assessment = states.assessment if states is not None else assessment_times(patients)
         draws = predict_draws(params, design, assessment, times, replicates=replicates, seed=seed, states=states)
         ds = summarise(draws, patients.data["patient_id"].astype(str).tolist(), times, interval)
         ds.attrs.update({"model": "pathway", "landmark": -1.0 if landmark is None else float(landmark),
@@ -348,7 +348,7 @@ def _transition_counts(so) -> dict[str, int]:
                          + ((so.v_exit == DEATH) & (so.is_transplanted > 0)).sum())}
 
 
-def _assessment(patients: Cohort) -> np.ndarray:
+def assessment_times(patients: Cohort) -> np.ndarray:
     """Response assessment times of patients at relapse (the column, blank = the default)."""
     data = patients.data
     if "response_assessment_months" not in data.columns:

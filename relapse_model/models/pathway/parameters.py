@@ -54,10 +54,13 @@ class PathwayParameters:
         """At most ``max_draws`` evenly spaced draws."""
         if self.n_draws <= max_draws:
             return self
-        keep = np.linspace(0, self.n_draws - 1, max_draws).round().astype(int)
-        changes = {f.name: getattr(self, f.name)[keep] for f in fields(self)
+        return self.take(np.linspace(0, self.n_draws - 1, max_draws).round().astype(int))
+
+    def take(self, draws: np.ndarray) -> PathwayParameters:
+        """The given draws, in that order (repeats allowed: one draw per simulated trial)."""
+        changes = {f.name: getattr(self, f.name)[draws] for f in fields(self)
                    if isinstance(getattr(self, f.name), np.ndarray)}
-        changes["weibull"] = {k: (a[keep], b[keep]) for k, (a, b) in self.weibull.items()}
+        changes["weibull"] = {k: (a[draws], b[draws]) for k, (a, b) in self.weibull.items()}
         return replace(self, **changes)
 
 

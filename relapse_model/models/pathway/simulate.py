@@ -14,6 +14,7 @@ A Weibull time with H(t) = (t / lambda)^k e^eta is lambda (E e^-eta)^(1/k), E ~ 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,32 @@ class SimulatedPaths:
     death: np.ndarray
     end: np.ndarray
     cured: np.ndarray
+
+
+@dataclass(frozen=True)
+class TransitionOffsets:
+    """Shifts added to the model's linear predictors, each 0 or an array broadcastable to the
+    paths' shape (S, n, K): how a virtual trial gives some patients a treatment effect.
+
+    ``response`` is a log odds ratio of response against refractory disease and early death
+    together (both their logits move down by it); ``early_death`` then moves the logit of early
+    death against response; ``mrd_negative`` the log odds of MRD negativity against positivity
+    in responders ("not measured" is untouched); ``cure`` the log odds of cure in remission,
+    carried through transplant; ``relapse``, ``death`` and ``transplant`` are log hazard ratios
+    of relapse (before and after transplant from remission), death without relapse (in
+    remission and after that transplant) and transplant from remission.
+    """
+
+    response: Any = 0.0
+    early_death: Any = 0.0
+    mrd_negative: Any = 0.0
+    cure: Any = 0.0
+    relapse: Any = 0.0
+    death: Any = 0.0
+    transplant: Any = 0.0
+
+
+NO_OFFSETS = TransitionOffsets()
 
 
 def _expand(x: np.ndarray) -> np.ndarray:
@@ -88,7 +115,7 @@ def remission_cure_logit(params, eta_c, mrd):
     return eta_c + _expand(mrd_effect[:, 0]) * (mrd == MRD_POSITIVE) + _expand(mrd_effect[:, 1]) * (mrd == MRD_UNKNOWN)
 
 
-def _remission(rng, params, shape, eta_c, mrd, after=None):
+def _remission(rng, params, shape, eta_c, mrd, after=None, off: TransitionOffsets = NO_OFFSETS):
     """Cure, then (relapse, death, transplant) times from the assessment, and the cure logit.
 
     With ``after`` (time since the assessment survived relapse-free, untransplanted) the cure
@@ -97,27 +124,28 @@ def _remission(rng, params, shape, eta_c, mrd, after=None):
     """
     eta = remission_cure_logit(params, eta_c, mrd)
     w = params.weibull
-    updated = eta if after is None else eta + _cum_h0(after, *w["relapse"])
+    updated = eta if after is None else eta + _cum_h0(after, *w["relapse"]) * np.exp(off.relapse)
     cured = rng.random(shape) < _logistic(updated)
-    t_r = np.where(cured, np.inf, _weibull_time(rng, shape, *w["relapse"], after=after))
-    return (cured, t_r, _weibull_time(rng, shape, *w["death"], after=after),
-            _weibull_time(rng, shape, *w["transplant"], after=after), eta)
+    t_r = np.where(cured, np.inf, _weibull_time(rng, shape, *w["relapse"], eta=off.relapse, after=after))
+    return (cured, t_r, _weibull_time(rng, shape, *w["death"], eta=off.death, after=after),
+            _weibull_time(rng, shape, *w["transplant"], eta=off.transplant, after=after), eta)
 
 
-def _after_transplant(rng, params, shape, eta_c, mrd, u_s, after=None):
+def _after_transplant(rng, params, shape, eta_c, mrd, u_s, after=None, off: TransitionOffsets = NO_OFFSETS):
     """Cure after transplant, then (relapse, death) times since transplant; with ``after`` (time
     since transplant survived relapse-free) cure given that survival and residual times."""
     w, mod = params.weibull, params.transplant_cure_modifier
     u_s_safe = np.where(np.isfinite(u_s), u_s, TRANSPLANT_TIME_CENTRE)
     delta = (_expand(params.transplant_cure_shift) + _expand(mod[:, 0]) * (mrd == MRD_POSITIVE)
              + _expand(mod[:, 1]) * (mrd == MRD_UNKNOWN) + _expand(mod[:, 2]) * np.log(u_s_safe / TRANSPLANT_TIME_CENTRE))
-    gamma = _expand(params.transplant_relapse_log_hr)
-    eta = eta_c + _cum_h(u_s_safe, *w["relapse"]) + delta
+    gamma = _expand(params.transplant_relapse_log_hr) + off.relapse
+    eta = eta_c + _cum_h(u_s_safe, *w["relapse"]) * np.exp(off.relapse) + delta
     if after is not None:
         eta = eta + _cum_h0(after, *w["relapse"]) * np.exp(gamma)
     cured = rng.random(shape) < _logistic(eta)
     v_r = _weibull_time(rng, shape, *w["relapse"], eta=gamma, after=after)
-    return cured, np.where(cured, np.inf, v_r), _weibull_time(rng, shape, *w["transplant_death"], after=after)
+    return (cured, np.where(cured, np.inf, v_r),
+            _weibull_time(rng, shape, *w["transplant_death"], eta=off.death, after=after))
 
 
 @dataclass(frozen=True)
@@ -132,14 +160,15 @@ class RemissionCourse:
 
 
 def remission_course(rng, params, shape, a, eta_c, mrd, responding, after=None,
-                     transplant_allowed=None) -> RemissionCourse:
+                     transplant_allowed=None, offsets: TransitionOffsets = NO_OFFSETS) -> RemissionCourse:
     """Paths of responders from the assessment ``a`` (or from ``a + after``, survived in remission);
-    where ``transplant_allowed`` is False nobody is transplanted from remission (a counterfactual)."""
-    cured_r, t_r, t_d, t_t, eta_c = _remission(rng, params, shape, eta_c, mrd, after)
+    where ``transplant_allowed`` is False nobody is transplanted from remission (a counterfactual).
+    ``eta_c`` already includes any cure offset."""
+    cured_r, t_r, t_d, t_t, eta_c = _remission(rng, params, shape, eta_c, mrd, after, offsets)
     if transplant_allowed is not None:
         t_t = np.where(transplant_allowed, t_t, np.inf)
     tx = responding & (t_t < t_r) & (t_t < t_d)
-    cured_t, v_r, v_d = _after_transplant(rng, params, shape, eta_c, mrd, np.where(tx, t_t, np.nan))
+    cured_t, v_r, v_d = _after_transplant(rng, params, shape, eta_c, mrd, np.where(tx, t_t, np.nan), off=offsets)
     relapse = np.where(tx, np.where(v_r < v_d, a + t_t + v_r, np.nan),
                        np.where(responding & (t_r < np.minimum(t_d, t_t)), a + t_r, np.nan))
     death = np.where(tx, np.where(v_d < v_r, a + t_t + v_d, np.nan),
@@ -182,10 +211,28 @@ def simulate_paths(params: PathwayParameters, design: Design, assessment: np.nda
     a = np.broadcast_to(np.asarray(assessment, float)[None, :, None], shape)
     alive = np.zeros(shape) if alive_at is None else np.broadcast_to(np.asarray(alive_at, float)[None, :, None], shape)
     eta_e = _expand(pp.eta_early_death) + (0.0 if alive_at is None else np.log1p(-np.minimum(alive / a, 1 - 1e-12)))
-    response = _categorical(rng, shape, _expand(pp.eta_refractory), eta_e)
-    mrd = np.where(response == RESPONSE, _categorical(rng, shape, _expand(params.mrd_positive_log_odds),
-                                                      _expand(params.mrd_unknown_log_odds)), -1)
-    course = remission_course(rng, params, shape, a, _expand(pp.eta_cure_without_mrd), mrd, response == RESPONSE)
+    paths = paths_from_predictors(rng, params, shape, _expand(pp.eta_refractory), eta_e,
+                                  _expand(pp.eta_cure_without_mrd), a, alive)
+    return _censored(paths, censor)
+
+
+def paths_from_predictors(rng: np.random.Generator, params: PathwayParameters, shape: tuple[int, int, int],
+                          eta_refractory, eta_early_death, eta_cure, assessment, alive=0.0,
+                          offsets: TransitionOffsets = NO_OFFSETS) -> SimulatedPaths:
+    """Uncensored paths of shape ``shape`` from patients' linear predictors (broadcastable to it).
+
+    The draws of ``params`` run along the first axis (one per simulated trial in a virtual
+    trial, where ``params`` holds that trial's draw). ``alive`` is the time before the
+    assessment each path is known to have survived (0: none), ``offsets`` any treatment effects.
+    """
+    a = assessment
+    response = _categorical(rng, shape, eta_refractory - offsets.response,
+                            eta_early_death - offsets.response + offsets.early_death)
+    mrd = np.where(response == RESPONSE,
+                   _categorical(rng, shape, _expand(params.mrd_positive_log_odds) - offsets.mrd_negative,
+                                _expand(params.mrd_unknown_log_odds)), -1)
+    course = remission_course(rng, params, shape, a, eta_cure + offsets.cure, mrd, response == RESPONSE,
+                              offsets=offsets)
     refractory = response == REFRACTORY
     by_relapse = np.isfinite(course.relapse)
     in_rr = refractory | by_relapse
@@ -194,7 +241,7 @@ def simulate_paths(params: PathwayParameters, design: Design, assessment: np.nda
     transplant = np.where(np.isfinite(salvage), salvage, course.transplant)
     early = alive + (a - alive) * (1.0 - rng.random(shape))
     death = np.select([response == EARLY_DEATH, in_rr], [early, rr_death], course.death)
-    return _censored(SimulatedPaths(a, response, mrd, transplant, course.relapse, death, death, course.cured), censor)
+    return SimulatedPaths(a, response, mrd, transplant, course.relapse, death, death, course.cured)
 
 
 def _censored(paths: SimulatedPaths, censor: np.ndarray | None) -> SimulatedPaths:

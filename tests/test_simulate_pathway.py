@@ -1,0 +1,388 @@
+"""Virtual trials through the pathway model: agents on transitions, response endpoints, stratified
+tests, single-arm designs. A hand-built posterior (true parameters jittered) stands in for a fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pathway_helpers import HandBuiltPathwayModel, fake_cohort, jittered_parameters, true_parameters
+from scipy import stats
+
+from relapse_model.designs import multistage_oc
+from relapse_model.errors import InputError
+from relapse_model.models.pathway.paths import MRD_NEGATIVE, MRD_POSITIVE, RESPONSE
+from relapse_model.simulate import analyses, pathway_arms
+from relapse_model.simulate import proportions as prop
+from relapse_model.simulate.engine import operating_characteristics, prepare_population, simulate_trials
+from relapse_model.simulate.spec import load_trial_spec, parse_spec, with_overrides
+
+RESPONSE_TRIAL = {"endpoint": "response", "analysis.timing": "assessed", "analysis.primary": "proportions",
+                  "analysis.events": None, "sample_size": 200}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return HandBuiltPathwayModel()
+
+
+def _two_arm(**changes):
+    return with_overrides(load_trial_spec("reports/trials/cpx351_vs_flag.toml"), changes)
+
+
+def _one_patient_paths(model, offsets, n=200_000, seed=0):
+    """Paths of one patient under one draw, ``n`` times, with the given log effects."""
+    cohort = fake_cohort(1, seed=3)
+    spec = _two_arm(**RESPONSE_TRIAL)
+    pop = prepare_population(model, spec, cohort)
+    full = {e: np.full((1, n), offsets.get(e, 0.0)) for e in pathway_arms.OFFSET_OF_EFFECT}
+    return pathway_arms.trial_paths(pop.params, pop.eta, pop.assessment, np.random.default_rng(seed),
+                                    np.zeros(1, int), np.zeros((1, n), int), full)
+
+
+def _odds(p):
+    return p / (1 - p)
+
+
+def test_response_odds_ratio_of_an_agent_is_the_odds_ratio_of_each_patient(model):
+    base = _one_patient_paths(model, {})
+    treated = _one_patient_paths(model, {"response_or": np.log(2.0)})
+    p0, p1 = (base.response == RESPONSE).mean(), (treated.response == RESPONSE).mean()
+    se = np.sqrt(1 / (p0 * (1 - p0) * base.response.size) + 1 / (p1 * (1 - p1) * treated.response.size))
+    assert abs(np.log(_odds(p1) / _odds(p0)) - np.log(2.0)) < 3 * se
+
+
+def test_mrd_negative_odds_ratio_acts_among_responders_only(model):
+    base = _one_patient_paths(model, {})
+    treated = _one_patient_paths(model, {"mrd_negative_or": np.log(3.0)})
+
+    def neg_vs_pos(paths):
+        neg, pos = (paths.mrd == MRD_NEGATIVE).sum(), (paths.mrd == MRD_POSITIVE).sum()
+        return neg / pos, 1 / neg + 1 / pos
+
+    (o0, v0), (o1, v1) = neg_vs_pos(base), neg_vs_pos(treated)
+    assert abs(np.log(o1 / o0) - np.log(3.0)) < 3 * np.sqrt(v0 + v1)
+    assert (base.response == RESPONSE).mean() == (treated.response == RESPONSE).mean()  # same draws
+
+
+def test_effects_change_nothing_for_patients_they_do_not_reach(model):
+    spec = _two_arm(**{"arms.1.add": ["gilteritinib"], **RESPONSE_TRIAL})
+    pop = prepare_population(model, spec)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, pop.n, (30, 200))
+    acted = pop.target["gilteritinib"][idx] & (rng.random(idx.shape) < 0.5)
+    effects = {e: np.where(acted, 0.7, 0.0) for e in pathway_arms.OFFSET_OF_EFFECT}
+    zero = {e: np.zeros(idx.shape) for e in pathway_arms.OFFSET_OF_EFFECT}
+    draw = np.arange(30) % pop.params.n_draws
+    a = pathway_arms.trial_paths(pop.params, pop.eta, pop.assessment, np.random.default_rng(1), draw, idx, effects)
+    b = pathway_arms.trial_paths(pop.params, pop.eta, pop.assessment, np.random.default_rng(1), draw, idx, zero)
+    for field in ("response", "mrd", "relapse", "death", "transplant"):
+        x, y = getattr(a, field)[..., 0], getattr(b, field)[..., 0]
+        assert np.array_equal(x[~acted], y[~acted], equal_nan=True), field
+    assert not np.array_equal(a.death[..., 0][acted], b.death[..., 0][acted], equal_nan=True)
+
+
+@pytest.mark.parametrize("endpoint", ["efs", "os", "relapse"])
+def test_endpoints_read_off_the_path(model, endpoint):
+    paths = _one_patient_paths(model, {}, n=2000)
+    time, cause = pathway_arms.event_times(paths, endpoint)
+    death = np.nan_to_num(paths.death[..., 0], nan=np.inf)
+    assert np.all(time <= death)
+    if endpoint == "os":
+        assert np.array_equal(time, death)
+    else:
+        refractory = paths.response[..., 0] == 1
+        assert np.all(time[refractory] == paths.assessment[..., 0][refractory])
+        assert np.all(cause[np.isfinite(paths.relapse[..., 0])] == pathway_arms.FAILURE)
+
+
+def test_type_one_error_of_a_response_trial_is_alpha(model):
+    ds = simulate_trials(model, _two_arm(**RESPONSE_TRIAL), seed=4, n_trials=3000, scenarios=("no_effect",),
+                         curves=False)
+    rate = float(ds["reject"].mean())
+    assert abs(rate - 0.025) < 3 * np.sqrt(0.025 * 0.975 / 3000), rate
+    assert abs(float(ds["response_control"].mean()) - float(ds["response_experimental"].mean())) < 0.01
+
+
+def test_agent_raises_the_response_rate_and_flows_into_survival(model):
+    ds = simulate_trials(model, _two_arm(**{"analysis.events": 150}), seed=2, n_trials=500,
+                         scenarios=("power", "no_effect"))
+    oc = operating_characteristics(ds).set_index("scenario")
+    assert oc.loc["power", "P(success)"] > oc.loc["no_effect", "P(success)"] + 0.1
+    assert oc.loc["power", "median HR"] < 0.95
+    efs = ds["arm_event_free_survival"].sel(estimate="mean", time=37.0)
+    assert float(efs.isel(arm=1)) > float(efs.isel(arm=0))
+    for key in ("arm_event_free_survival", "arm_overall_survival"):
+        curve = ds[key].sel(estimate="mean").to_numpy()
+        assert np.all((curve >= 0) & (curve <= 1)) and np.all(np.diff(curve, axis=-1) <= 0)
+
+
+def test_results_are_identical_whatever_the_chunk_size_or_number_of_workers(model):
+    spec = _two_arm(**RESPONSE_TRIAL)
+    a = simulate_trials(model, spec, seed=3, n_trials=600, chunk_trials=250, curves=False)
+    b = simulate_trials(model, spec, seed=3, n_trials=600, chunk_trials=2000, curves=False)
+    assert a.equals(b)
+    single = load_trial_spec("reports/trials/venetoclax_single_arm.toml")
+    c = simulate_trials(model, single, seed=3, n_trials=600, chunk_trials=250)
+    d = simulate_trials(model, single, seed=3, n_trials=600, chunk_trials=2000)
+    assert c.equals(d)
+    e = simulate_trials(model, single, seed=3, n_trials=600, chunk_trials=250, workers=2)
+    assert c.equals(e)
+
+
+def test_stratified_logrank_is_the_sum_over_strata():
+    rng = np.random.default_rng(0)
+    time, event = rng.exponential(size=(50, 80)), rng.random((50, 80)) < 0.7
+    arm, strata = rng.integers(0, 2, (50, 80)), rng.integers(0, 3, (50, 80))
+    one = analyses.stratified_logrank(time, event, arm, np.zeros_like(strata))
+    assert np.allclose(one.z, analyses.logrank(time, event, arm).z)
+    parts = [analyses.logrank(time, event, arm, strata == s) for s in range(3)]
+    strat = analyses.stratified_logrank(time, event, arm, strata)
+    o_e, var = sum(p.o_minus_e for p in parts), sum(p.variance for p in parts)
+    assert np.allclose(strat.z, o_e / np.sqrt(var))
+    assert not np.allclose(strat.z, analyses.logrank(time, event, arm).z)
+
+
+def test_two_proportion_z_and_cmh_agree_with_scipy():
+    rng = np.random.default_rng(1)
+    success, arm = rng.random((40, 60)) < 0.4, rng.integers(0, 2, (40, 60))
+    mask = np.ones_like(success)
+    counts = prop.arm_counts(success, arm, mask)
+    z = prop.two_proportion_z(counts)
+    cmh_one = prop.cmh_z(success, arm, np.zeros_like(arm), mask)
+    for t in range(40):
+        table = [[counts.x1[t], counts.n1[t] - counts.x1[t]], [counts.x0[t], counts.n0[t] - counts.x0[t]]]
+        chi2 = stats.chi2_contingency(table, correction=False)[0]
+        assert z[t] ** 2 == pytest.approx(chi2)
+        assert cmh_one[t] ** 2 == pytest.approx(chi2 * (59 / 60))     # CMH uses n - 1 in the variance
+    strata = rng.integers(0, 2, (40, 60))
+    num = var = 0.0
+    for s in (0, 1):      # the textbook formula, one 2x2 table per stratum, first trial
+        keep = strata[0] == s
+        x1, n1 = (success[0] & keep & (arm[0] == 1)).sum(), (keep & (arm[0] == 1)).sum()
+        n, m = keep.sum(), (success[0] & keep).sum()
+        num += x1 - n1 * m / n
+        var += n1 * (n - n1) * m * (n - m) / (n ** 2 * (n - 1))
+    assert prop.cmh_z(success, arm, strata, mask)[0] == pytest.approx(num / np.sqrt(var))
+
+
+def test_posterior_probability_of_a_higher_rate_is_exact():
+    from scipy.special import betaln
+
+    def exact(x0, n0, x1, n1):      # Miller's closed form for integer Beta parameters
+        a0, b0, a1, b1 = 1 + x0, 1 + n0 - x0, 1 + x1, 1 + n1 - x1
+        i = np.arange(a1)
+        return float(np.exp(betaln(a0 + i, b0 + b1) - np.log(b1 + i) - betaln(1 + i, b1) - betaln(a0, b0)).sum())
+
+    cases = [(3, 10, 7, 10), (20, 50, 30, 50), (1, 5, 0, 5), (60, 100, 62, 100), (150, 300, 180, 300)]
+    got = prop.prob_higher(prop.ArmCounts(*(np.array([c[k] for c in cases], float) for k in (0, 1, 2, 3))))
+    assert np.allclose(got, [exact(*c) for c in cases], atol=1e-9)
+
+
+def test_single_arm_simulation_equals_the_exact_binomial_operating_characteristics():
+    # one draw and one kind of patient: the true response rate is known exactly
+    model = HandBuiltPathwayModel(true_parameters())
+    cohort = fake_cohort(1, seed=3)
+    spec = with_overrides(load_trial_spec("reports/trials/venetoclax_single_arm.toml"),
+                          {"dropout.rate": 0.0, "design.p0": 0.3, "design.delta": None, "design.p1": 0.5,
+                           "population.eligible": []})
+    pop = prepare_population(model, spec, cohort)
+    rate = float(1 / (1 + np.exp(pop.eta["refractory"]) + np.exp(pop.eta["early_death"]))[0, 0])
+    ds = simulate_trials(model, spec, seed=0, n_trials=4000, scenarios=("no_effect",), cohort=cohort)
+    exact = multistage_oc(list(ds.attrs["looks"]), list(ds.attrs["futility_bounds"]), rate)
+    simulated = float(ds["reject"].mean())
+    assert abs(simulated - exact.prob_reject[0]) < 3 * np.sqrt(exact.prob_reject[0] * (1 - exact.prob_reject[0]) / 4000)
+    assert float(ds["n_enrolled"].mean()) == pytest.approx(exact.expected_n[0], rel=0.02)
+
+
+def test_single_arm_null_from_the_model_is_the_standard_care_rate(model):
+    spec = load_trial_spec("reports/trials/venetoclax_single_arm.toml")
+    ds = simulate_trials(model, spec, seed=1, n_trials=500)
+    assert ds.attrs["p0_source"] == "model"
+    assert ds.attrs["standard_care_rate_lower"] < ds.attrs["p0"] < ds.attrs["standard_care_rate_upper"]
+    assert ds.attrs["p1"] == pytest.approx(ds.attrs["p0"] + 0.2)
+    oc = operating_characteristics(ds).set_index("scenario")
+    # doing nothing, the observed response rate is about the null (less the early stops' bias)
+    assert abs(oc.loc["no_effect", "mean response rate"] - ds.attrs["p0"]) < 0.06
+    assert oc.loc["no_effect", "exact type-I at p0"] <= 0.05
+    assert oc.loc["power", "P(success)"] > oc.loc["no_effect", "P(success)"]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"endpoint": "response"}, "endpoint 'response' is read at the response assessment: use analysis.timing = "
+                               "'assessed'"),
+    ({"endpoint": "response", "analysis.timing": "assessed", "analysis.events": None},
+     "analysis.primary = 'cox' is for time-to-event endpoints"),
+    ({"analysis.primary": "proportions"}, "analysis.primary = 'proportions' is for response endpoints, not 'efs'"),
+    ({"stratify": "early_relapse"}, "analysis.primary = 'cox' has no stratified form here"),
+])
+def test_bad_endpoint_and_analysis_combinations_name_the_key(changes, message):
+    with pytest.raises(InputError, match="trial.toml: .*" + message.replace("(", r"\(").replace(")", r"\)")):
+        raw = with_overrides(load_trial_spec("reports/trials/cpx351_vs_flag.toml"), {}).model_dump(
+            by_alias=True, exclude_none=True)
+        for key, value in changes.items():
+            node = raw
+            *head, last = key.split(".")
+            for part in head:
+                node = node[part]
+            if value is None:
+                node.pop(last, None)
+            else:
+                node[last] = value
+        parse_spec(raw, "trial.toml")
+
+
+@pytest.mark.parametrize("design, message", [
+    ({"p0": 0.3, "p1": 0.2}, "p1 = 0.2 must be above p0 = 0.3"),
+    ({"p0": 1.3, "p1": 0.2}, "p0 = 1.3 must be inside"),
+    ({"p0": "model", "p1": 0.5, "delta": 0.2}, "exactly one of 'p1' or 'delta'"),
+    ({"p0": 0.2, "p1": 0.4, "method": "exact"}, "method 'exact' needs the maximum sample size 'n'"),
+])
+def test_bad_single_arm_designs_name_the_key(design, message):
+    import tomllib
+    raw = tomllib.loads(Path("reports/trials/venetoclax_single_arm.toml").read_text())
+    raw["design"] = design
+    with pytest.raises(InputError, match="sa.toml: key 'design': .*" + message):
+        parse_spec(raw, "sa.toml")
+
+
+def test_pathway_endpoints_and_designs_need_a_pathway_fit(small_fit):
+    with pytest.raises(InputError, match="'response' needs a fit of the pathway model"):
+        prepare_population(small_fit, _two_arm(**RESPONSE_TRIAL))
+    with pytest.raises(InputError, match="single-arm response trial needs a fit of the pathway model"):
+        simulate_trials(small_fit, load_trial_spec("reports/trials/venetoclax_single_arm.toml"))
+
+
+def test_an_agent_without_effects_for_the_model_is_refused(tmp_path, monkeypatch):
+    import relapse_model.simulate.agents as agents_module
+    folder = tmp_path / "agents"
+    folder.mkdir()
+    text = Path("priors/agents/venetoclax.toml").read_text()
+    (folder / "venetoclax.toml").write_text(text[:text.index("\n[pathway]\n")] + text[text.index("\n[one_step]\n"):])
+    monkeypatch.setattr(agents_module, "AGENTS_DIR", folder)
+    model = HandBuiltPathwayModel(jittered_parameters(5))
+    spec = with_overrides(load_trial_spec("reports/trials/venetoclax_single_arm.toml"), {})
+    with pytest.raises(InputError, match=r"agent venetoclax: has no \[pathway\] table of effects"):
+        prepare_population(model, spec)
+
+
+def test_agent_response_rates_match_simulated_responses(model):
+    from relapse_model.cohort.bundled import load_bundled
+    from relapse_model.simulate.agent_response import agent_response_rates
+
+    cohort = load_bundled("bfm_like")
+    table = agent_response_rates(model, cohort, ["venetoclax", "revumenib"]).set_index("agent")
+    assert table.loc["revumenib", "patients"] < table.loc["venetoclax", "patients"] == len(cohort.data)
+    spec = _two_arm(**RESPONSE_TRIAL)
+    pop = prepare_population(model, spec, cohort)
+    n_draws = pop.params.n_draws
+    idx = np.tile(np.arange(pop.n), (n_draws * 50, 1))
+    zero = {e: np.zeros(idx.shape) for e in pathway_arms.OFFSET_OF_EFFECT}
+    paths = pathway_arms.trial_paths(pop.params, pop.eta, pop.assessment, np.random.default_rng(5),
+                                     np.repeat(np.arange(n_draws), 50), idx, zero)
+    simulated = (paths.response == RESPONSE).mean()
+    assert abs(simulated - table.loc["venetoclax", "standard care"]) < 3 * 0.5 / np.sqrt(idx.size)
+    row = table.loc["venetoclax"]
+    assert row["standard care lower"] < row["standard care"] < row["standard care upper"]
+    assert row["with agent (prior predictive)"] > row["standard care"]       # response OR median 1.4
+    assert row["published"] == 0.70
+
+
+def test_report_describes_single_arm_and_response_designs(model):
+    from relapse_model.report.design import design_table, plain_language
+
+    single = load_trial_spec("reports/trials/venetoclax_single_arm.toml")
+    ds = simulate_trials(model, single, seed=2, n_trials=250)
+    oc = operating_characteristics(ds)
+    table = design_table(single, dict(ds.attrs)).set_index("design")["value"]
+    assert table["null response rate p0"].startswith(f"{ds.attrs['p0']:.1%} from the fitted model")
+    assert table["primary endpoint"] == "response (CR2 / CRi) at the re-induction assessment"
+    sentences = plain_language(oc, single)
+    assert len(sentences) == 3 and "declare venetoclax active with probability" in sentences[0]
+    two = _two_arm(**RESPONSE_TRIAL, stratify="early_relapse")
+    assert design_table(two).set_index("design")["value"]["analysis"].startswith(
+        "Cochran-Mantel-Haenszel test stratified by early_relapse, one-sided alpha 0.025")
+    tte = _two_arm(**{"analysis.primary": "logrank", "stratify": "early_relapse", "endpoint": "os"})
+    table = design_table(tte).set_index("design")["value"]
+    assert table["analysis"].startswith("log-rank test stratified by early_relapse")
+    assert table["primary endpoint"] == "overall survival"
+
+
+def _master(**changes):
+    return with_overrides(load_trial_spec("reports/trials/pedal_master.toml"), changes)
+
+
+def test_every_bundled_trial_spec_is_valid():
+    names = {load_trial_spec(p).name for p in sorted(Path("reports/trials").glob("*.toml"))}
+    assert {"pedal_master", "venetoclax_single_arm", "dnx_response", "go_cd33"} <= names
+
+
+def test_master_protocol_routes_each_patient_to_one_subtrial():
+    from relapse_model.cohort.bundled import load_bundled
+    from relapse_model.simulate.master import route
+
+    data = load_bundled("bfm_like").data
+    spec = _master()
+    first = route(spec, data)
+    menin = spec.subtrials[0].eligible
+    in_menin = np.logical_or.reduce([c.mask(data) for c in menin])
+    assert np.all(first[in_menin] == 0)             # eligible for menin and others: the first listed
+    assert set(np.unique(first)) == {0, 1, 2, 3}    # "rest" takes everyone else
+    again = route(_master(routing="random"), data, seed=4)
+    assert np.array_equal(again, route(_master(routing="random"), data, seed=4))
+    assert not np.array_equal(again, first) and np.all(again >= 0)
+    with pytest.raises(InputError, match=r"pedal_master: key 'routing': \d+ patient\(s\) of the population are "
+                                         r"eligible for several subtrials \(flt3 and cd33; menin and cd33"):
+        route(with_overrides(spec, {"routing": None}), data)
+    nobody = with_overrides(spec, {"subtrials.1.eligible": [{"column": "study", "equals": "no such study"}]})
+    with pytest.raises(InputError, match=r"key 'subtrials.1.eligible': no patient of the population is routed to "
+                                         r"subtrial 'flt3'"):
+        route(nobody, data)
+
+
+def test_master_protocol_subtrials_are_the_trials_run_alone_with_shared_draws(model):
+    from dataclasses import replace
+
+    from relapse_model.cohort.bundled import load_bundled
+    from relapse_model.simulate.master import _child_seed, route, subtrial_results
+
+    spec = _master()
+    ds = simulate_trials(model, spec, seed=6, n_trials=500)
+    oc = operating_characteristics(ds)
+    shares = __import__("json").loads(ds.attrs["routing_shares"])
+    assert sum(shares.values()) == pytest.approx(1.0)
+    # the cd33 subtrial alone: its routed patients, accrual at screening rate x share, the same draws
+    cohort = load_bundled("bfm_like")
+    assigned = route(spec, cohort.data)
+    trial = with_overrides(spec.subtrials[2].trial, {"accrual.rate": spec.screening_rate * shares["cd33"]})
+    draws = np.random.default_rng(np.random.SeedSequence(6, spawn_key=(50,))).integers(0, model.params.n_draws, 500)
+    pop = replace(prepare_population(model, trial, cohort.subset(assigned == 2)), forced_draws=draws)
+    alone = simulate_trials(model, trial, seed=_child_seed(6, 2), n_trials=500, population=pop, curves=False)
+    mine = subtrial_results(ds, "cd33")
+    assert np.array_equal(mine["reject"].to_numpy(), alone["reject"].to_numpy())
+    assert np.array_equal(mine["draw"].to_numpy(), np.broadcast_to(draws, mine["draw"].shape))
+    for scenario in ("assurance", "no_effect"):
+        rows = oc[oc["scenario"] == scenario].set_index("subtrial")
+        any_success = np.logical_or.reduce([subtrial_results(ds, n)["reject"].sel(scenario=scenario).to_numpy()
+                                            for n in shares])
+        assert rows.loc["protocol", "P(success)"] == pytest.approx(any_success.mean())
+        assert rows.loc["protocol", "P(success)"] >= rows.drop("protocol")[
+            "P(success)"].max()
+    assert simulate_trials(model, spec, seed=6, n_trials=500).equals(ds)
+
+
+def test_bad_master_protocols_name_the_key():
+    import tomllib
+    raw = tomllib.loads(Path("reports/trials/pedal_master.toml").read_text())
+    raw["subtrials"][0]["trial"]["accrual"] = {"rate": 2.0}
+    with pytest.raises(InputError, match="m.toml: subtrial 'menin': leave out 'population' and 'accrual'"):
+        parse_spec(raw, "m.toml")
+    raw = tomllib.loads(Path("reports/trials/pedal_master.toml").read_text())
+    raw["subtrials"][1]["eligible"] = "rest"
+    with pytest.raises(InputError, match="m.toml: .*only the last subtrial may take eligible = \"rest\""):
+        parse_spec(raw, "m.toml")
+    raw = tomllib.loads(Path("reports/trials/pedal_master.toml").read_text())
+    raw["subtrials"][0]["trial"]["design"]["p1"] = 0.4
+    with pytest.raises(InputError, match=r"m.toml: key 'subtrials.0.trial.single_arm.design': .*exactly one of"):
+        parse_spec(raw, "m.toml")
