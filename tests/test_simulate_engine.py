@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -234,3 +235,15 @@ def test_type_one_error_is_reported_beside_the_nominal_alpha_and_flagged(small_f
                               curves=False)
     oc = operating_characteristics(logrank)
     assert oc.iloc[0]["type-I above nominal"] == "no" and type1_warning(oc) == ""
+
+
+def test_calibrated_bayesian_threshold_brings_the_type_one_error_to_alpha(small_fit):
+    spec = _spec("menin_kmt2a", **{"analysis.calibrate": True})
+    ds = simulate_trials(small_fit, spec, seed=3, n_trials=4000, scenarios=("no_effect",), curves=False)
+    threshold = ds.attrs["calibrated_threshold"]
+    assert threshold > 0.95 and ds.attrs["calibration_trials"] == 4000     # stricter than the stated 0.95
+    rate = float(ds["reject"].mean())
+    assert abs(rate - 0.025) < 3 * np.sqrt(0.025 * 0.975 / 4000), rate     # on trials other than the calibration's
+    assert json.loads(ds.attrs["spec"])["analysis"]["bayes_threshold"] == threshold
+    with pytest.raises(InputError, match="calibrate = true chooses the threshold of a Bayesian rule"):
+        _spec("go_cd33", **{"analysis.calibrate": True})

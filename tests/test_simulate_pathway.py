@@ -303,6 +303,12 @@ def test_report_describes_single_arm_and_response_designs(model):
     two = _two_arm(**RESPONSE_TRIAL, stratify="early_relapse")
     assert design_table(two).set_index("design")["value"]["analysis"].startswith(
         "Cochran-Mantel-Haenszel test stratified by early_relapse, one-sided alpha 0.025")
+    mams = load_trial_spec("reports/trials/mams_response.toml")
+    ds = simulate_trials(model, mams, seed=2, n_trials=250)
+    table = design_table(mams, dict(ds.attrs)).set_index("design")["value"]
+    assert f"Dunnett's critical value z >= {ds.attrs['critical_value']:.3f}" in table["analysis"]
+    sentences = plain_language(operating_characteristics(ds), mams)
+    assert len(sentences) == 3 and "the family-wise error; analytic value 0.0" in sentences[2]
     tte = _two_arm(**{"analysis.primary": "logrank", "stratify": "early_relapse", "endpoint": "os"})
     table = design_table(tte).set_index("design")["value"]
     assert table["analysis"].startswith("log-rank test stratified by early_relapse")
@@ -386,3 +392,110 @@ def test_bad_master_protocols_name_the_key():
     raw["subtrials"][0]["trial"]["design"]["p1"] = 0.4
     with pytest.raises(InputError, match=r"m.toml: key 'subtrials.0.trial.single_arm.design': .*exactly one of"):
         parse_spec(raw, "m.toml")
+
+
+def _borrowing_trial(**changes):
+    return _two_arm(**{**RESPONSE_TRIAL, "analysis.primary": "bayes", "allocation": [1, 2], "sample_size": 150,
+                       **changes})
+
+
+def test_borrowed_control_prior_posterior_probability_and_conflict_check_equal_the_designs_module():
+    from scipy import integrate
+
+    from relapse_model.designs import BetaMixture, prior_data_conflict, robustify
+    from relapse_model.designs.borrowing import prob_greater
+
+    prior = robustify(BetaMixture((0.4, 0.6), (60.0, 90.0), (40.0, 50.0)), 0.7)
+    counts = prop.ArmCounts(np.array([20.0, 35.0, 5.0]), np.array([40.0, 50.0, 30.0]),
+                            np.array([60.0, 70.0, 20.0]), np.array([80.0, 100.0, 60.0]))
+    got = prop.prob_higher_than_mixture(counts, prior)
+    for t in range(3):
+        post = prior.posterior(int(counts.x0[t]), int(counts.n0[t]))
+        a1, b1 = 1 + counts.x1[t], 1 + counts.n1[t] - counts.x1[t]
+        exact = sum(w * integrate.quad(lambda q, a=a, b=b: stats.beta.pdf(q, a1, b1) * stats.beta.cdf(q, a, b), 0, 1,
+                                       epsabs=1e-14, epsrel=1e-13, limit=500, points=[a / (a + b)])[0]
+                    for w, a, b in zip(post.weights, post.a, post.b))
+        assert got[t] == pytest.approx(exact, abs=1e-10)
+        assert got[t] == pytest.approx(float(prob_greater((a1, b1), post)), abs=1e-5)    # designs' coarser rule
+        assert prop.conflict_p_value(counts.x0[t:t + 1], counts.n0[t:t + 1], prior)[0] == pytest.approx(
+            prior_data_conflict(prior, int(counts.x0[t]), int(counts.n0[t])).p_value, abs=1e-12)
+
+
+def test_borrowing_weight_zero_is_the_design_without_borrowing(model):
+    plain = simulate_trials(model, _borrowing_trial(), seed=2, n_trials=500, curves=False)
+    zero = simulate_trials(model, _borrowing_trial(**{"analysis.borrowing": {"weight": 0.0}}), seed=2, n_trials=500,
+                           curves=False)
+    for key in ("reject", "prob_benefit", "z", "response_control"):
+        assert np.array_equal(plain[key].to_numpy(), zero[key].to_numpy(), equal_nan=True), key
+    assert zero.attrs["control_prior_ess"] == pytest.approx(2.0) and zero.attrs["informative_prior_ess"] > 50
+
+
+def test_borrowing_under_drift_shows_type_one_inflation_and_conflict(model):
+    def null(weight, drift):
+        spec = _borrowing_trial(**{"analysis.borrowing": {"weight": weight},
+                                   "population.drift_response_log_or": drift})
+        oc = operating_characteristics(simulate_trials(model, spec, seed=4, n_trials=2000, scenarios=("no_effect",),
+                                                       curves=False)).iloc[0]
+        return oc["P(success)"], oc["prior-data conflict (p < 0.05)"]
+
+    no_borrow, _ = null(0.0, 0.5)
+    borrow, conflict = null(0.9, 0.5)
+    assert borrow > no_borrow + 0.03            # a better current control than the model's: inflated
+    _, calm = null(0.9, 0.0)
+    assert conflict > calm + 0.05 and calm < 0.1
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"analysis.borrowing": {"weight": 1.5}}, "Input should be less than or equal to 1"),
+    ({"analysis.borrowing": {"weight": 0.5}, "analysis.primary": "proportions"},
+     "analysis.borrowing gives the control arm a prior: it needs primary = 'bayes'"),
+])
+def test_bad_borrowing_names_the_key(changes, message):
+    with pytest.raises(InputError, match=message):
+        _borrowing_trial(**changes)
+    with pytest.raises(InputError, match="analysis.borrowing is for response endpoints in this version"):
+        _two_arm(**{"analysis.primary": "bayes", "analysis.borrowing": {"weight": 0.5}})
+
+
+def _mams(**changes):
+    return with_overrides(load_trial_spec("reports/trials/mams_response.toml"), changes)
+
+
+@pytest.mark.parametrize("multiplicity", ["dunnett", "none"])
+def test_multi_arm_family_wise_error_is_the_analytic_dunnett_value(model, multiplicity):
+    from relapse_model.designs import dunnett_fwer
+
+    spec = _mams(interim=None, multiplicity=multiplicity, sample_size=400)
+    ds = simulate_trials(model, spec, seed=8, n_trials=4000, scenarios=("no_effect",))
+    analytic = dunnett_fwer(ds.attrs["critical_value"], 3, 1.0, method="integral")
+    assert ds.attrs["analytic_fwer"] == pytest.approx(analytic)
+    assert analytic == pytest.approx(0.025 if multiplicity == "dunnett" else 1 - (1 - 0.025) ** 3, abs=0.02)
+    simulated = float(ds["any_reject"].mean())
+    assert abs(simulated - analytic) < 3 * np.sqrt(analytic * (1 - analytic) / 4000), (simulated, analytic)
+    oc = operating_characteristics(ds)
+    assert oc.iloc[-1]["arm"] == "any arm" and oc.iloc[-1]["analytic FWER"] == pytest.approx(analytic)
+
+
+def test_multi_arm_allocation_and_arm_dropping(model):
+    from relapse_model.simulate import mechanics
+
+    arm = mechanics.allocate_arms(np.random.default_rng(0), 50, 96, [2, 1, 1])
+    assert np.all([(arm == a).sum(axis=1) == n for a, n in ((0, 48), (1, 24), (2, 24))])
+    harsh = simulate_trials(model, _mams(**{"interim.futility": [10.0]}), seed=1, n_trials=250,
+                            scenarios=("power",))
+    assert bool(harsh["dropped"].all()) and not bool(harsh["reject"].any())
+    full = simulate_trials(model, _mams(), seed=1, n_trials=250, scenarios=("power",))
+    assert float(harsh["n_enrolled"].mean()) < float(full["n_enrolled"].mean()) <= 240
+    assert float(harsh["duration"].mean()) < float(full["duration"].mean())
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"arms": [{"name": "a"}, {"name": "b"}]}, "key 'arms': List should have at least 3 items"),
+    ({"allocation": [1, 1]}, "allocation needs one positive integer per arm"),
+    ({"allocation": [2, 1, 1, 2]}, "multiplicity = 'dunnett' needs the same allocation"),
+    ({"analysis.primary": "bayes"}, "a multi-arm trial takes 'proportions'"),
+    ({"interim.futility": None}, "give interim.futility"),
+])
+def test_bad_multi_arm_trials_name_the_key(changes, message):
+    with pytest.raises(InputError, match=message):
+        _mams(**changes)

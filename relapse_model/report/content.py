@@ -164,18 +164,26 @@ def trial_results(model, spec: TrialSpec, *, seed: int, n_trials: int | None,
         return ds, operating_characteristics(ds), pd.DataFrame()
     pop = prepare_population(model, spec)
     ds = simulate_trials(model, spec, seed=seed, n_trials=n_trials, population=pop, progress=progress)
-    oc = operating_characteristics(ds).drop(columns=["meaning"])
-    assurance = oc.loc[oc["scenario"] == "assurance"].iloc[0]
+    oc = operating_characteristics(ds).drop(columns=["meaning"], errors="ignore")
+    assurance = headline(oc, "assurance")
     rows = [{"agent prior": "as specified", **_prior_summary(pop.agents, pop.kind),
              "assurance": assurance["P(success)"], "MC SE": assurance["MC SE"]}]
     for variant in variants:
         agents = {name: vary_agent(a, variant) for name, a in pop.agents.items()}
         varied = simulate_trials(model, spec, seed=seed, n_trials=n_trials, scenarios=("assurance",),
                                  population=replace(pop, agents=agents), curves=False)
-        row = operating_characteristics(varied).iloc[0]
+        row = headline(operating_characteristics(varied), "assurance")
         rows.append({"agent prior": variant.name, **_prior_summary(agents, pop.kind),
                      "assurance": row["P(success)"], "MC SE": row["MC SE"]})
     return ds, oc, pd.DataFrame(rows)
+
+
+def headline(oc: pd.DataFrame, scenario: str) -> pd.Series:
+    """The row of ``scenario`` that speaks for the whole trial (a multi-arm trial's "any arm")."""
+    rows = oc.loc[oc["scenario"] == scenario]
+    if "arm" in rows:
+        rows = rows.loc[rows["arm"] == "any arm"]
+    return rows.iloc[0]
 
 
 def _prior_summary(agents: dict[str, Agent], kind: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 
 from relapse_model.simulate.engine import spec_boundaries
-from relapse_model.simulate.spec import MasterProtocolSpec, SingleArmSpec, TrialSpec
+from relapse_model.simulate.spec import MasterProtocolSpec, MultiArmSpec, SingleArmSpec, TrialSpec
 
 _TESTS = {"logrank": "log-rank test", "cox": "Cox model (Wald z)", "rmst": "difference in restricted mean survival",
           "bayes": "Bayesian posterior probability of benefit", "proportions": "two-proportion z test"}
@@ -21,17 +21,25 @@ ENDPOINT_TEXT = {
 }
 
 
-def _analysis(spec: TrialSpec) -> str:
+def _bayes_rule(a, quantity: str, attrs: dict | None) -> str:
+    if not a.calibrate:
+        return f"success if {quantity} >= {a.bayes_threshold:g}"
+    value = (attrs or {}).get("calibrated_threshold")
+    shown = f" ({value:.4f}, from {attrs['calibration_trials']:,} simulated null trials)" if value else ""
+    return f"success if {quantity} >= a threshold calibrated to one-sided alpha {a.alpha:g}{shown}"
+
+
+def _analysis(spec: TrialSpec, attrs: dict | None = None) -> str:
     a = spec.analysis
     if spec.binary:
         test = ("Cochran-Mantel-Haenszel test stratified by " + spec.stratify if spec.stratify and
                 a.primary == "proportions" else _TESTS[a.primary])
-        rule = (f"success if P(higher response rate) >= {a.bayes_threshold:g} (uniform priors)" if a.primary == "bayes"
+        rule = (_bayes_rule(a, "P(higher response rate)", attrs) + " (uniform priors)" if a.primary == "bayes"
                 else f"one-sided alpha {a.alpha:g}")
         return f"{test}, {rule}, when every patient has been assessed (at most {a.max_months:g} months)"
     when = (f"after {a.events} events" if a.timing == "events" else f"{a.months:g} months after the first patient")
     if a.primary == "bayes":
-        rule = f"success if P(HR < 1) >= {a.bayes_threshold:g}"
+        rule = _bayes_rule(a, "P(HR < 1)", attrs)
     else:
         rule = f"one-sided alpha {a.alpha:g}"
     test = f"log-rank test stratified by {spec.stratify}" if spec.stratify else _TESTS[a.primary]
@@ -107,9 +115,35 @@ def master_design_table(spec: MasterProtocolSpec, attrs: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["design", "value"])
 
 
+def multi_arm_design_table(spec: MultiArmSpec, attrs: dict) -> pd.DataFrame:
+    """A multi-arm trial in rows: arms, allocation, the comparisons' test and critical value."""
+    test = "two-proportion z test" if spec.binary else "log-rank test"
+    crit = attrs.get("critical_value")
+    rule = {"dunnett": "Dunnett's critical value", "bonferroni": "Bonferroni's critical value",
+            "none": "no multiplicity correction"}[spec.multiplicity]
+    looks = "one analysis" if spec.interim is None else (
+        "interim looks at " + ", ".join(f"{f:.0%}" for f in spec.interim.fractions[:-1]) + " of the information, "
+        "dropping an arm when its z < " + ", ".join(f"{z:g}" for z in spec.interim.futility))
+    rows = [
+        ("arms (control first)", " vs ".join(a.name for a in spec.arms)),
+        ("allocation", ":".join(str(r) for r in spec.ratio) + " (permuted blocks)"),
+        ("sample size", f"{spec.sample_size} patients"),
+        ("virtual patients", str(attrs.get("population", ""))),
+        ("accrual", _accrual(spec)),
+        ("dropout", f"{spec.dropout.rate:g} per month" if spec.dropout.rate else "none"),
+        ("primary endpoint", ENDPOINT_TEXT[spec.endpoint]),
+        ("analysis", f"each arm against control by {test}; {rule}" + (f" z >= {crit:.3f}" if crit else "")
+         + f", family-wise one-sided alpha {spec.analysis.alpha:g}"),
+        ("interim looks", looks),
+    ]
+    return pd.DataFrame(rows, columns=["design", "value"])
+
+
 def design_table(spec: TrialSpec, attrs: dict | None = None) -> pd.DataFrame:
     """The trial's design in rows a clinician can check against a protocol (``attrs``: those of
     the simulation results, needed for a single-arm design whose null comes from the model)."""
+    if isinstance(spec, MultiArmSpec):
+        return multi_arm_design_table(spec, attrs or {})
     if isinstance(spec, MasterProtocolSpec):
         return master_design_table(spec, attrs or {})
     if isinstance(spec, SingleArmSpec):
@@ -124,7 +158,7 @@ def design_table(spec: TrialSpec, attrs: dict | None = None) -> pd.DataFrame:
         ("accrual", accrual),
         ("dropout", f"{spec.dropout.rate:g} per month" if spec.dropout.rate else "none"),
         ("primary endpoint", ENDPOINT_TEXT[spec.endpoint]),
-        ("analysis", _analysis(spec)),
+        ("analysis", _analysis(spec, attrs)),
         ("interim looks", _looks(spec)),
     ]
     return pd.DataFrame(rows, columns=["design", "value"])
@@ -138,6 +172,8 @@ def plain_language(oc: pd.DataFrame, spec: TrialSpec) -> list[str]:
     """One sentence per scenario of the operating characteristics."""
     if isinstance(spec, MasterProtocolSpec):
         return _protocol_sentences(oc, spec)
+    if isinstance(spec, MultiArmSpec):
+        return _multi_arm_sentences(oc, spec)
     if isinstance(spec, SingleArmSpec):
         return _single_arm_sentences(oc, spec)
     n, added = spec.sample_size, " + ".join(a for arm in spec.arms[1:] for a in arm.add) or "the change"
@@ -192,4 +228,22 @@ def _protocol_sentences(oc: pd.DataFrame, spec: MasterProtocolSpec) -> list[str]
         out.append(f"If no agent had any effect, at least one subtrial would still declare success with probability "
                    f"{_pct(row['P(success)'])} (the protocol's family-wise error; each subtrial controls only its "
                    "own alpha).")
+    return out
+
+
+def _multi_arm_sentences(oc: pd.DataFrame, spec: MultiArmSpec) -> list[str]:
+    k = len(spec.arms) - 1
+    out = []
+    for row in oc[oc["arm"] == "any arm"].to_dict("records"):
+        p = _pct(row["P(success)"])
+        if row["scenario"] == "assurance":
+            out.append(f"Averaged over the model's uncertainty and the agents' priors, at least one of the {k} "
+                       f"experimental arms would be declared better than control with probability {p}.")
+        elif row["scenario"] == "power":
+            out.append(f"With every agent at its prior median effect, at least one arm would be declared better with "
+                       f"probability {p}; the trial would enrol {row['E[sample size]']:.0f} patients on average.")
+        else:
+            out.append(f"If no agent had an effect, some arm would still be declared better with probability {p} "
+                       f"(the family-wise error; analytic value {row['analytic FWER']:.3f}, nominal "
+                       f"{row['nominal alpha']:g}).")
     return out

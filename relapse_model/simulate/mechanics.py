@@ -142,6 +142,24 @@ def _permuted_blocks(rng: np.random.Generator, lead: tuple[int, ...], n: int, n0
     return arms.reshape(*lead, n_blocks * size)[..., :n]
 
 
+def allocate_arms(rng: np.random.Generator, n_trials: int, n_patients: int, ratio: Sequence[int]) -> np.ndarray:
+    """Permuted blocks over ``len(ratio)`` arms (0 = control): each block of ``2 * sum(ratio)``
+    patients holds arm ``a`` exactly ``2 * ratio[a]`` times, in a uniformly random order.
+
+    Returns
+    -------
+    ndarray of int8, shape (n_trials, n_patients)
+        Arm labels, patients in entry order.
+    """
+    ratio = [int(r) for r in ratio]
+    if len(ratio) < 2 or min(ratio) < 1:
+        raise ValueError(f"ratio must be at least two positive integers, got {ratio}")
+    block = np.repeat(np.arange(len(ratio), dtype=np.int8), [2 * r for r in ratio])
+    n_blocks = -(-n_patients // block.size)
+    order = np.argsort(rng.random((n_trials, n_blocks, block.size)), axis=-1)
+    return block[order].reshape(n_trials, n_blocks * block.size)[:, :n_patients]
+
+
 def dropout_times(rng: np.random.Generator, shape: tuple[int, ...], rate: float) -> np.ndarray:
     """Exponential times to dropout (loss to follow-up) from entry.
 

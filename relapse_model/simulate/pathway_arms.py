@@ -82,3 +82,15 @@ def binary_outcome(paths: SimulatedPaths, endpoint: str) -> tuple[np.ndarray, np
 def early_death_share(paths: SimulatedPaths) -> np.ndarray:
     """Share of each trial's patients dying before the assessment."""
     return (paths.response[..., 0] == EARLY_DEATH).mean(axis=1)
+
+
+def standard_care_rate(pop, endpoint: str) -> np.ndarray:
+    """Posterior draws of the eligible population's mean response rate (or MRD-negative
+    response rate) with standard re-induction: each draw's response probabilities averaged over
+    the population's patients."""
+    eta_n, eta_e = pop.eta["refractory"], pop.eta["early_death"]
+    p_response = 1.0 / (1.0 + np.exp(eta_n) + np.exp(eta_e))
+    if endpoint == "mrd_negative_response":
+        p = pop.params
+        p_response = p_response / (1.0 + np.exp(p.mrd_positive_log_odds) + np.exp(p.mrd_unknown_log_odds))[:, None]
+    return p_response.mean(axis=1)

@@ -29,6 +29,7 @@ from relapse_model.designs.calibration import flag_type1
 from relapse_model.errors import InputError
 from relapse_model.simulate import mechanics as mech
 from relapse_model.simulate import pathway_arms
+from relapse_model.simulate.pathway_arms import standard_care_rate
 from relapse_model.simulate.engine import (_SCENARIO_INDEX, BLOCK_TRIALS, SCENARIOS, Population, block_chunks,
                                            population_label, prepare_population, run_scenarios)
 from relapse_model.simulate.spec import SingleArmDesign, SingleArmSpec
@@ -55,18 +56,6 @@ class Boundaries:
     @property
     def n(self) -> int:
         return self.looks[-1]
-
-
-def standard_care_rate(pop: Population, endpoint: str) -> np.ndarray:
-    """Posterior draws of the eligible population's mean response rate (or MRD-negative
-    response rate) with standard re-induction: each draw's response probabilities averaged over
-    the population's patients."""
-    eta_n, eta_e = pop.eta["refractory"], pop.eta["early_death"]
-    p_response = 1.0 / (1.0 + np.exp(eta_n) + np.exp(eta_e))
-    if endpoint == "mrd_negative_response":
-        p = pop.params
-        p_response = p_response / (1.0 + np.exp(p.mrd_positive_log_odds) + np.exp(p.mrd_unknown_log_odds))[:, None]
-    return p_response.mean(axis=1)
 
 
 def design_boundaries(design: SingleArmDesign, p0: float, source: str) -> Boundaries:
@@ -132,6 +121,7 @@ def simulate_block(spec: SingleArmSpec, pop: Population, bounds: Boundaries, see
     rates, breaks = spec.accrual.as_rates
     entry = mech.accrual_times(rng, n_trials, n, rates, breaks)
     offsets = {e: np.zeros(idx.shape) for e in pathway_arms.OFFSET_OF_EFFECT}
+    offsets["response_or"] += spec.population.drift_response_log_or
     for agent, sign in [(x, 1.0) for x in spec.arm.add] + [(x, -1.0) for x in spec.arm.remove]:
         on = pop.target[agent][idx]
         for effect in offsets:

@@ -76,6 +76,25 @@ BINARY_ENDPOINTS = ("response", "mrd_negative_response")
 Endpoint = Literal["efs", "os", "relapse", "response", "mrd_negative_response"]
 
 
+class Borrowing(StrictModel):
+    """``[analysis.borrowing]``: the control arm's analysis prior borrowed from the fitted model.
+
+    The model's posterior of the standard-care response rate in the trial's eligible population
+    is approximated by a mixture of ``components`` Beta distributions and robustified: ``weight``
+    on it, ``1 - weight`` on the vague Beta(``vague``); ``weight = 0`` is no borrowing.
+    """
+
+    weight: float = Field(ge=0, le=1)
+    vague: tuple[float, float] = (1.0, 1.0)
+    components: int = Field(default=2, ge=1, le=4)
+
+    @model_validator(mode="after")
+    def _vague(self) -> Borrowing:
+        if min(self.vague) <= 0:
+            raise ValueError(f"vague = {list(self.vague)}: both Beta parameters must be > 0")
+        return self
+
+
 class Analysis(StrictModel):
     """When the (final) analysis happens and how it is judged.
 
@@ -96,6 +115,10 @@ class Analysis(StrictModel):
     rmst_tau: float = Field(default=24.0, gt=0)
     bayes_prior_sd: float = Field(default=float("inf"), gt=0, allow_inf_nan=True)   # inf: flat prior
     bayes_threshold: float = Field(default=0.975, gt=0.5, lt=1)
+    #: choose ``bayes_threshold`` by simulation under no effect, so that the rule's type-I error
+    #: is ``alpha`` (the stated threshold is then ignored)
+    calibrate: bool = False
+    borrowing: Borrowing | None = None
     #: estimates reported for every trial at the final look besides the primary test
     estimates: list[Literal["cox", "rmst"]] = ["cox", "rmst"]
 
@@ -105,6 +128,8 @@ class Analysis(StrictModel):
             raise ValueError("timing = 'events' needs 'events'")
         if self.timing == "calendar" and self.months is None:
             raise ValueError("timing = 'calendar' needs 'months'")
+        if self.calibrate and self.primary != "bayes":
+            raise ValueError("calibrate = true chooses the threshold of a Bayesian rule: it needs primary = 'bayes'")
         if self.timing == "assessed" and self.events is not None:
             raise ValueError("timing = 'assessed' looks when patients are assessed: leave out 'events'")
         return self
@@ -146,6 +171,10 @@ class PopulationSpec(StrictModel):
     cohort: str = "cog_like"
     generate: Generated | None = None
     eligible: list[Condition] = []
+    #: the current standard of care's response log odds minus the model's (pathway model): a
+    #: drift between the fitted (historical) and the current control, to see type-I inflation
+    #: of borrowing; 0 = the model is right
+    drift_response_log_or: float = 0.0
 
 
 class TrialSpec(StrictModel):
@@ -200,23 +229,7 @@ class TrialSpec(StrictModel):
         return self
 
     def _check_endpoint(self) -> None:
-        a = self.analysis
-        if self.endpoint in BINARY_ENDPOINTS:
-            if a.timing != "assessed":
-                raise ValueError(f"endpoint '{self.endpoint}' is read at the response assessment: use "
-                                 "analysis.timing = 'assessed'")
-            if a.primary not in ("proportions", "bayes"):
-                raise ValueError(f"analysis.primary = '{a.primary}' is for time-to-event endpoints: endpoint "
-                                 f"'{self.endpoint}' takes 'proportions' or 'bayes'")
-            if np.isfinite(a.bayes_prior_sd):
-                raise ValueError("analysis.bayes_prior_sd (a prior on the log hazard ratio) does not apply to "
-                                 f"endpoint '{self.endpoint}': its Bayesian rule uses uniform priors on both rates")
-        else:
-            if a.timing == "assessed":
-                raise ValueError(f"analysis.timing = 'assessed' is for response endpoints: endpoint "
-                                 f"'{self.endpoint}' takes 'events' or 'calendar'")
-            if a.primary == "proportions":
-                raise ValueError(f"analysis.primary = 'proportions' is for response endpoints, not '{self.endpoint}'")
+        check_endpoint_analysis(self.endpoint, self.analysis)
 
     @property
     def binary(self) -> bool:
@@ -231,6 +244,97 @@ class TrialSpec(StrictModel):
                 if a not in seen:
                     seen.append(a)
         return seen
+
+
+def check_endpoint_analysis(endpoint: str, a: Analysis) -> None:
+    """The analysis must suit the endpoint (ValueError naming the keys otherwise)."""
+    if endpoint in BINARY_ENDPOINTS:
+        if a.timing != "assessed":
+            raise ValueError(f"endpoint '{endpoint}' is read at the response assessment: use "
+                             "analysis.timing = 'assessed'")
+        if a.primary not in ("proportions", "bayes"):
+            raise ValueError(f"analysis.primary = '{a.primary}' is for time-to-event endpoints: endpoint "
+                             f"'{endpoint}' takes 'proportions' or 'bayes'")
+        if a.borrowing is not None and a.primary != "bayes":
+            raise ValueError("analysis.borrowing gives the control arm a prior: it needs primary = 'bayes'")
+        if np.isfinite(a.bayes_prior_sd):
+            raise ValueError("analysis.bayes_prior_sd (a prior on the log hazard ratio) does not apply to "
+                             f"endpoint '{endpoint}': its Bayesian rule uses uniform priors on both rates")
+        return
+    if a.timing == "assessed":
+        raise ValueError(f"analysis.timing = 'assessed' is for response endpoints: endpoint "
+                         f"'{endpoint}' takes 'events' or 'calendar'")
+    if a.primary == "proportions":
+        raise ValueError(f"analysis.primary = 'proportions' is for response endpoints, not '{endpoint}'")
+    if a.borrowing is not None:
+        raise ValueError(f"analysis.borrowing is for response endpoints in this version, not '{endpoint}' "
+                         "(borrowing for time-to-event endpoints is not implemented)")
+
+
+class MultiArmSpec(StrictModel):
+    """k >= 2 experimental arms against a shared control (``kind = "multi_arm"``; control first).
+
+    Each experimental arm is compared with the control on the patients of the two arms:
+    two-proportion z for a response endpoint, log-rank for a time-to-event one. At each interim
+    look (``interim.fractions``) an arm whose z is below that look's ``interim.futility`` bound
+    is dropped: it enrols no more patients and cannot be declared. At the final look an arm is
+    declared better than control when its z reaches the critical value that keeps the
+    family-wise error at ``analysis.alpha`` under the global null: Dunnett's (equal allocation
+    to the experimental arms), Bonferroni's, or none (each comparison at alpha).
+    """
+
+    kind: Literal["multi_arm"]
+    name: str
+    title: str = ""
+    n_trials: int = Field(default=2000, gt=0, le=1_000_000)
+    endpoint: Endpoint = "response"
+    sample_size: int = Field(gt=2, le=MAX_SAMPLE_SIZE)
+    allocation: list[int] | None = None
+    population: PopulationSpec = PopulationSpec()
+    accrual: Accrual
+    dropout: Dropout = Dropout()
+    analysis: Analysis
+    interim: Interim | None = None
+    multiplicity: Literal["dunnett", "bonferroni", "none"] = "dunnett"
+    arms: list[Arm] = Field(min_length=3)
+    sweep: dict[str, list[Any]] = {}
+
+    @model_validator(mode="after")
+    def _check(self) -> MultiArmSpec:
+        ratio = self.ratio
+        if len(ratio) != len(self.arms) or min(ratio) < 1:
+            raise ValueError(f"allocation needs one positive integer per arm ({len(self.arms)}), got {ratio}")
+        if self.multiplicity == "dunnett" and len(set(ratio[1:])) > 1:
+            raise ValueError("multiplicity = 'dunnett' needs the same allocation to every experimental arm: use "
+                             "'bonferroni' for unequal allocation")
+        if self.analysis.primary not in ("proportions", "logrank"):
+            raise ValueError(f"analysis.primary = '{self.analysis.primary}': a multi-arm trial takes 'proportions' "
+                             "(response endpoints) or 'logrank' (time-to-event endpoints)")
+        check_endpoint_analysis(self.endpoint, self.analysis)
+        if self.interim is not None and self.interim.futility is None:
+            raise ValueError("interim looks of a multi-arm trial drop arms for futility: give interim.futility")
+        known = available_agents()
+        for arm in self.arms:
+            for agent in arm.add + arm.remove:
+                if agent not in known:
+                    raise ValueError(f"unknown agent '{agent}' in arm '{arm.name}' (available: {', '.join(known)})")
+        accrual = self.accrual.months_to_enrol(self.sample_size)
+        if self.analysis.max_months <= accrual:
+            raise ValueError(f"analysis.max_months ({self.analysis.max_months:g}) ends before accrual of "
+                             f"{self.sample_size} patients is complete (about {accrual:.1f} months)")
+        return self
+
+    @property
+    def ratio(self) -> list[int]:
+        return list(self.allocation) if self.allocation is not None else [1] * len(self.arms)
+
+    @property
+    def binary(self) -> bool:
+        return self.endpoint in BINARY_ENDPOINTS
+
+    @property
+    def agents(self) -> list[str]:
+        return list(dict.fromkeys(a for arm in self.arms for a in arm.add + arm.remove))
 
 
 class SingleArmDesign(StrictModel):
@@ -370,7 +474,7 @@ def _subtrial_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-AnySpec = TrialSpec | SingleArmSpec | MasterProtocolSpec
+AnySpec = TrialSpec | SingleArmSpec | MultiArmSpec | MasterProtocolSpec
 
 
 def parse_spec(raw: dict[str, Any], source: str) -> AnySpec:
@@ -378,7 +482,7 @@ def parse_spec(raw: dict[str, Any], source: str) -> AnySpec:
     source and every bad key (for a sweep point, the point's values). ``kind = "single_arm"``
     makes a :class:`SingleArmSpec`, ``"master_protocol"`` a :class:`MasterProtocolSpec`,
     anything else a two-arm :class:`TrialSpec`."""
-    kinds = {"single_arm": SingleArmSpec, "master_protocol": MasterProtocolSpec}
+    kinds = {"single_arm": SingleArmSpec, "master_protocol": MasterProtocolSpec, "multi_arm": MultiArmSpec}
     try:
         if raw.get("kind") == "master_protocol":
             try:
