@@ -23,8 +23,8 @@ from relapse_model.designs import dunnett_critical_value, dunnett_fwer, flag_typ
 from relapse_model.simulate import analyses, pathway_arms
 from relapse_model.simulate import mechanics as mech
 from relapse_model.simulate import proportions as prop
-from relapse_model.simulate.engine import (_SCENARIO_INDEX, BLOCK_TRIALS, SCENARIOS, Population, _arm_offsets,
-                                           _assessed_looks, _draw_outcomes, _looks, _relapse_looks, block_chunks,
+from relapse_model.simulate.engine import (BLOCK_TRIALS, SCENARIOS, Population, _arm_offsets, _assessed_looks,
+                                           _draw_outcomes, _looks, _relapse_looks, block_chunks, block_start,
                                            population_label, prepare_population, run_scenarios)
 from relapse_model.simulate.spec import MultiArmSpec
 
@@ -75,14 +75,8 @@ def _outcome_looks(spec: MultiArmSpec, pop: Population, rng, draw, idx, entry, o
 def simulate_block(spec: MultiArmSpec, pop: Population, crit: float, seed: int, scenario: str, block: int,
                    n_trials: int) -> dict[str, np.ndarray]:
     """Simulate and judge ``n_trials`` multi-arm trials (one block) of one scenario."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_SCENARIO_INDEX[scenario], block)))
     n, k = spec.sample_size, len(spec.arms) - 1
-    draw = pop.block_draws(rng, block, n_trials)
-    effects = {name: a.log_effect_draws(rng, n_trials, SCENARIOS[scenario], pop.kind)
-               for name, a in pop.agents.items()}
-    idx = rng.integers(0, pop.n, (n_trials, n))
-    rates, breaks = spec.accrual.as_rates
-    entry = mech.accrual_times(rng, n_trials, n, rates, breaks)
+    rng, draw, effects, idx, entry = block_start(spec, pop, seed, scenario, block, n_trials, n)
     arm = mech.allocate_arms(rng, n_trials, n, spec.ratio)
     offsets = _arm_offsets(spec, pop, effects, arm, idx)
     if pop.kind == "pathway":

@@ -30,7 +30,7 @@ from relapse_model.errors import InputError
 from relapse_model.simulate import mechanics as mech
 from relapse_model.simulate import pathway_arms
 from relapse_model.simulate.pathway_arms import standard_care_rate
-from relapse_model.simulate.engine import (_SCENARIO_INDEX, BLOCK_TRIALS, SCENARIOS, Population, block_chunks,
+from relapse_model.simulate.engine import (BLOCK_TRIALS, SCENARIOS, Population, block_chunks, block_start,
                                            population_label, prepare_population, run_scenarios)
 from relapse_model.simulate.spec import SingleArmDesign, SingleArmSpec
 
@@ -112,14 +112,8 @@ def _staged_times(entry: np.ndarray, known: np.ndarray, looks: tuple[int, ...]) 
 def simulate_block(spec: SingleArmSpec, pop: Population, bounds: Boundaries, seed: int, scenario: str,
                    block: int, n_trials: int) -> dict[str, np.ndarray]:
     """Simulate and judge ``n_trials`` single-arm trials (one block) of one scenario."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_SCENARIO_INDEX[scenario], block)))
     n = bounds.n
-    draw = pop.block_draws(rng, block, n_trials)
-    effects = {name: a.log_effect_draws(rng, n_trials, SCENARIOS[scenario], "pathway")
-               for name, a in pop.agents.items()}
-    idx = rng.integers(0, pop.n, (n_trials, n))
-    rates, breaks = spec.accrual.as_rates
-    entry = mech.accrual_times(rng, n_trials, n, rates, breaks)
+    rng, draw, effects, idx, entry = block_start(spec, pop, seed, scenario, block, n_trials, n)
     offsets = {e: np.zeros(idx.shape) for e in pathway_arms.OFFSET_OF_EFFECT}
     offsets["response_or"] += spec.population.drift_response_log_or
     for agent, sign in [(x, 1.0) for x in spec.arm.add] + [(x, -1.0) for x in spec.arm.remove]:
