@@ -7,7 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pathway_helpers import HandBuiltPathwayModel, fake_cohort, jittered_parameters, true_parameters
+from pathway_helpers import (
+    HandBuiltPathwayModel,
+    fake_cohort,
+    jittered_parameters,
+    true_parameters,
+)
 from scipy import stats
 
 from relapse_model.designs import multistage_oc
@@ -15,7 +20,11 @@ from relapse_model.errors import InputError
 from relapse_model.models.pathway.paths import MRD_NEGATIVE, MRD_POSITIVE, RESPONSE
 from relapse_model.simulate import analyses, pathway_arms
 from relapse_model.simulate import proportions as prop
-from relapse_model.simulate.engine import operating_characteristics, prepare_population, simulate_trials
+from relapse_model.simulate.engine import (
+    operating_characteristics,
+    prepare_population,
+    simulate_trials,
+)
 from relapse_model.simulate.spec import load_trial_spec, parse_spec, with_overrides
 
 RESPONSE_TRIAL = {"endpoint": "response", "analysis.timing": "assessed", "analysis.primary": "proportions",
@@ -499,3 +508,31 @@ def test_multi_arm_allocation_and_arm_dropping(model):
 def test_bad_multi_arm_trials_name_the_key(changes, message):
     with pytest.raises(InputError, match=message):
         _mams(**changes)
+
+
+def test_programme_phases_share_the_posterior_draw_and_the_agent_effect(model):
+    spec = load_trial_spec("reports/trials/venetoclax_programme.toml")
+    ds = simulate_trials(model, spec, seed=5, n_trials=500)
+    a = ds.sel(scenario="assurance")
+    assert np.array_equal(a["phase2__draw"], a["phase3__draw"])
+    assert np.array_equal(a["phase2__venetoclax__response_or"], a["phase3__venetoclax__response_or"])
+    assert a["phase2__venetoclax__response_or"].std() > 0.1          # drawn from the prior, once per programme
+    oc = operating_characteristics(ds).set_index("scenario")
+    for scenario in ("assurance", "no_effect"):
+        d = ds.sel(scenario=scenario)
+        both = d["phase2__go"].to_numpy() & d["phase3__reject"].to_numpy()
+        assert oc.loc[scenario, "P(success)"] == pytest.approx(both.mean())
+        assert oc.loc[scenario, "P(success)"] <= oc.loc[scenario, "P(phase 2 go)"]
+    assert oc.loc["no_effect", "P(success)"] < 0.01
+    # a go is more often followed by phase 3 success than phase 3 succeeds unconditionally
+    assert oc.loc["assurance", "P(phase 3 success | go)"] > float(a["phase3__reject"].mean())
+    design = __import__("relapse_model.report.design", fromlist=["design_table"]).design_table(spec, dict(ds.attrs))
+    assert design["design"].str.startswith("phase 2: ").sum() > 3 and "phase 3: analysis" in set(design["design"])
+
+
+def test_a_programme_takes_the_same_agents_to_phase_three():
+    import tomllib
+    raw = tomllib.loads(Path("reports/trials/venetoclax_programme.toml").read_text())
+    raw["phase3"]["arms"][1]["add"] = ["cpx351"]
+    with pytest.raises(InputError, match="p.toml: .*phase2 tests venetoclax but phase3 cpx351"):
+        parse_spec(raw, "p.toml")

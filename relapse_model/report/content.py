@@ -157,9 +157,9 @@ def trial_results(model, spec: TrialSpec, *, seed: int, n_trials: int | None,
     -------
     (xarray.Dataset, pandas.DataFrame, pandas.DataFrame)
         Per-trial results with arm curves, operating characteristics, and the sensitivity table
-        (empty for a master protocol, whose subtrials each have their own agents).
+        (empty for a master protocol or a programme, made of trials of their own).
     """
-    if getattr(spec, "kind", "") == "master_protocol":
+    if getattr(spec, "kind", "") in ("master_protocol", "programme"):
         ds = simulate_trials(model, spec, seed=seed, n_trials=n_trials, progress=progress)
         return ds, operating_characteristics(ds), pd.DataFrame()
     pop = prepare_population(model, spec)

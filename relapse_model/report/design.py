@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from relapse_model.simulate.engine import spec_boundaries
-from relapse_model.simulate.spec import MasterProtocolSpec, MultiArmSpec, SingleArmSpec, TrialSpec
+from relapse_model.simulate.spec import (
+    MasterProtocolSpec,
+    MultiArmSpec,
+    ProgrammeSpec,
+    SingleArmSpec,
+    TrialSpec,
+)
 
 _TESTS = {"logrank": "log-rank test", "cox": "Cox model (Wald z)", "rmst": "difference in restricted mean survival",
           "bayes": "Bayesian posterior probability of benefit", "proportions": "two-proportion z test"}
@@ -139,9 +146,24 @@ def multi_arm_design_table(spec: MultiArmSpec, attrs: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["design", "value"])
 
 
+def programme_design_table(spec: ProgrammeSpec, attrs: dict) -> pd.DataFrame:
+    """A programme in rows: each phase's design, prefixed by the phase."""
+    phase_attrs = json.loads(attrs.get("phase_attrs", "{}"))
+    tables = []
+    for phase, trial in (("phase 2", spec.phase2), ("phase 3", spec.phase3)):
+        table = design_table(trial, {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in
+                                     phase_attrs.get(phase.replace(" ", ""), {}).items()})
+        tables.append(table.assign(design=f"{phase}: " + table["design"]))
+    rule = pd.DataFrame([("programme", "phase 3 runs after a phase 2 go; both phases share each simulated "
+                                       "programme's posterior draw and agent effect")], columns=["design", "value"])
+    return pd.concat([rule, *tables], ignore_index=True)
+
+
 def design_table(spec: TrialSpec, attrs: dict | None = None) -> pd.DataFrame:
     """The trial's design in rows a clinician can check against a protocol (``attrs``: those of
     the simulation results, needed for a single-arm design whose null comes from the model)."""
+    if isinstance(spec, ProgrammeSpec):
+        return programme_design_table(spec, attrs or {})
     if isinstance(spec, MultiArmSpec):
         return multi_arm_design_table(spec, attrs or {})
     if isinstance(spec, MasterProtocolSpec):
@@ -170,6 +192,8 @@ def _pct(p: float) -> str:
 
 def plain_language(oc: pd.DataFrame, spec: TrialSpec) -> list[str]:
     """One sentence per scenario of the operating characteristics."""
+    if isinstance(spec, ProgrammeSpec):
+        return _programme_sentences(oc, spec)
     if isinstance(spec, MasterProtocolSpec):
         return _protocol_sentences(oc, spec)
     if isinstance(spec, MultiArmSpec):
@@ -246,4 +270,20 @@ def _multi_arm_sentences(oc: pd.DataFrame, spec: MultiArmSpec) -> list[str]:
             out.append(f"If no agent had an effect, some arm would still be declared better with probability {p} "
                        f"(the family-wise error; analytic value {row['analytic FWER']:.3f}, nominal "
                        f"{row['nominal alpha']:g}).")
+    return out
+
+
+def _programme_sentences(oc: pd.DataFrame, spec: ProgrammeSpec) -> list[str]:
+    added = " + ".join(spec.agents) or "the change"
+    rows = oc.set_index("scenario")
+    out = []
+    if "assurance" in rows.index:
+        r = rows.loc["assurance"]
+        out.append(f"Averaged over the model's uncertainty and the prior of {added}'s effect, phase 2 would say go "
+                   f"with probability {_pct(r['P(phase 2 go)'])}, and phase 2 go followed by a successful phase 3 has "
+                   f"probability {_pct(r['P(success)'])} (the programme's assurance).")
+    if "no_effect" in rows.index:
+        r = rows.loc["no_effect"]
+        out.append(f"If {added} had no effect, the programme would still end in a successful phase 3 with "
+                   f"probability {_pct(r['P(success)'])}.")
     return out

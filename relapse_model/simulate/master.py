@@ -21,8 +21,14 @@ import xarray as xr
 
 from relapse_model.cohort.cohort import Cohort
 from relapse_model.errors import InputError
-from relapse_model.simulate.engine import (SCENARIOS, operating_characteristics, population_cohort, population_label,
-                                           prepare_population, simulate_trials)
+from relapse_model.simulate.engine import (
+    SCENARIOS,
+    operating_characteristics,
+    population_cohort,
+    population_label,
+    prepare_population,
+    simulate_trials,
+)
 from relapse_model.simulate.spec import MasterProtocolSpec, with_overrides
 
 

@@ -23,9 +23,21 @@ from relapse_model.designs import dunnett_critical_value, dunnett_fwer, flag_typ
 from relapse_model.simulate import analyses, pathway_arms
 from relapse_model.simulate import mechanics as mech
 from relapse_model.simulate import proportions as prop
-from relapse_model.simulate.engine import (BLOCK_TRIALS, SCENARIOS, Population, _arm_offsets, _assessed_looks,
-                                           _draw_outcomes, _looks, _relapse_looks, block_chunks, block_start,
-                                           population_label, prepare_population, run_scenarios)
+from relapse_model.simulate.engine import (
+    BLOCK_TRIALS,
+    SCENARIOS,
+    Population,
+    _arm_offsets,
+    _assessed_looks,
+    _draw_outcomes,
+    _looks,
+    _relapse_looks,
+    block_chunks,
+    block_start,
+    population_label,
+    prepare_population,
+    run_scenarios,
+)
 from relapse_model.simulate.spec import MultiArmSpec
 
 _MEANING = {"assurance": "assurance (effects from agent priors)", "power": "power (effects at prior medians)",

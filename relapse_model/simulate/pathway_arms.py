@@ -11,8 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from relapse_model.models.pathway.paths import EARLY_DEATH, MRD_NEGATIVE, REFRACTORY, RESPONSE
-from relapse_model.models.pathway.simulate import SimulatedPaths, TransitionOffsets, paths_from_predictors
+from relapse_model.models.pathway.paths import (
+    EARLY_DEATH,
+    MRD_NEGATIVE,
+    REFRACTORY,
+    RESPONSE,
+)
+from relapse_model.models.pathway.simulate import (
+    SimulatedPaths,
+    TransitionOffsets,
+    paths_from_predictors,
+)
 
 #: Agent effect (``[pathway]`` table) -> field of :class:`TransitionOffsets` it shifts.
 OFFSET_OF_EFFECT = {"response_or": "response", "early_death_or": "early_death", "mrd_negative_or": "mrd_negative",

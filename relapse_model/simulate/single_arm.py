@@ -24,14 +24,27 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from relapse_model.designs import calibrate_bop2, multistage_oc, search_predictive_design, simon_two_stage
+from relapse_model.designs import (
+    calibrate_bop2,
+    multistage_oc,
+    search_predictive_design,
+    simon_two_stage,
+)
 from relapse_model.designs.calibration import flag_type1
 from relapse_model.errors import InputError
 from relapse_model.simulate import mechanics as mech
 from relapse_model.simulate import pathway_arms
+from relapse_model.simulate.engine import (
+    BLOCK_TRIALS,
+    SCENARIOS,
+    Population,
+    block_chunks,
+    block_start,
+    population_label,
+    prepare_population,
+    run_scenarios,
+)
 from relapse_model.simulate.pathway_arms import standard_care_rate
-from relapse_model.simulate.engine import (BLOCK_TRIALS, SCENARIOS, Population, block_chunks, block_start,
-                                           population_label, prepare_population, run_scenarios)
 from relapse_model.simulate.spec import SingleArmDesign, SingleArmSpec
 
 _MEANING = {"assurance": "assurance (effects from agent priors)", "power": "power (effects at prior medians)",

@@ -19,7 +19,6 @@ from relapse_model.common.toml import read_toml
 from relapse_model.errors import InputError, Issue
 from relapse_model.simulate.agents import Condition, available_agents
 
-
 #: Largest sample size of one virtual trial (a larger one would not fit in memory in blocks).
 MAX_SAMPLE_SIZE = 100_000
 
@@ -474,7 +473,44 @@ def _subtrial_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-AnySpec = TrialSpec | SingleArmSpec | MultiArmSpec | MasterProtocolSpec
+class ProgrammeSpec(StrictModel):
+    """A phase 2 trial followed, after a go decision, by a randomised phase 3 trial
+    (``kind = "programme"``): ``phase2`` a single-arm or two-arm spec (usually a response
+    endpoint), ``phase3`` a two-arm spec (usually EFS). Each simulated programme uses one
+    posterior draw and one draw of the agents' effects for both phases, so the assurance of the
+    programme is the probability that phase 2 says go and phase 3 then succeeds."""
+
+    kind: Literal["programme"]
+    name: str
+    title: str = ""
+    n_trials: int = Field(default=2000, gt=0, le=1_000_000)
+    phase2: Annotated[TrialSpec | SingleArmSpec, Field(discriminator="kind")]
+    phase3: TrialSpec
+    sweep: dict[str, list[Any]] = {}
+
+    @model_validator(mode="after")
+    def _same_agents(self) -> ProgrammeSpec:
+        if set(self.phase2.agents) != set(self.phase3.agents):
+            raise ValueError(f"phase2 tests {', '.join(self.phase2.agents) or 'no agent'} but phase3 "
+                             f"{', '.join(self.phase3.agents) or 'no agent'}: a programme takes the same agents "
+                             "to phase 3")
+        return self
+
+    @property
+    def agents(self) -> list[str]:
+        return list(self.phase3.agents)
+
+
+def _phase_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    raw = copy.deepcopy(raw)
+    for phase in ("phase2", "phase3"):
+        if isinstance(raw.get(phase), dict):
+            raw[phase].setdefault("name", f"{raw.get('name', 'programme')}_{phase}")
+            raw[phase].setdefault("kind", "two_arm")
+    return raw
+
+
+AnySpec = TrialSpec | SingleArmSpec | MultiArmSpec | MasterProtocolSpec | ProgrammeSpec
 
 
 def parse_spec(raw: dict[str, Any], source: str) -> AnySpec:
@@ -482,7 +518,10 @@ def parse_spec(raw: dict[str, Any], source: str) -> AnySpec:
     source and every bad key (for a sweep point, the point's values). ``kind = "single_arm"``
     makes a :class:`SingleArmSpec`, ``"master_protocol"`` a :class:`MasterProtocolSpec`,
     anything else a two-arm :class:`TrialSpec`."""
-    kinds = {"single_arm": SingleArmSpec, "master_protocol": MasterProtocolSpec, "multi_arm": MultiArmSpec}
+    kinds = {"single_arm": SingleArmSpec, "master_protocol": MasterProtocolSpec, "multi_arm": MultiArmSpec,
+             "programme": ProgrammeSpec}
+    if raw.get("kind") == "programme":
+        raw = _phase_defaults(raw)
     try:
         if raw.get("kind") == "master_protocol":
             try:
