@@ -247,3 +247,30 @@ def test_calibrated_bayesian_threshold_brings_the_type_one_error_to_alpha(small_
     assert json.loads(ds.attrs["spec"])["analysis"]["bayes_threshold"] == threshold
     with pytest.raises(InputError, match="calibrate = true chooses the threshold of a Bayesian rule"):
         _spec("go_cd33", **{"analysis.calibrate": True})
+
+
+def test_the_fitted_cohort_is_the_default_population_and_the_output_says_so(small_fit, small_fit_path, tmp_path):
+    from relapse_model.models import RelapseModel
+
+    spec = _spec("cpx351_vs_flag", **{"population.cohort": None})
+    pop = prepare_population(small_fit, spec)
+    assert pop.n == 200 and pop.source.endswith("bfm_like.csv")       # small_fit is a fit of bfm_like
+    ds = simulate_trials(small_fit, spec, seed=1, n_trials=250, scenarios=("no_effect",), curves=False)
+    assert ds.attrs["population"] == f"the fitted cohort ({pop.source})"
+    loaded = RelapseModel.load(small_fit_path)
+    assert prepare_population(loaded, spec).n == 200                   # from the file the fit records
+    loaded.posterior.attrs["cohort_source"] = str(tmp_path / "gone.csv")
+    with pytest.raises(InputError, match=r"cpx351_vs_flag: key 'population.cohort': the spec names no population and "
+                                         r"its cohort file .*gone.csv is not there"):
+        prepare_population(loaded, spec)
+
+
+def test_a_population_without_a_column_the_trial_needs_is_refused(small_fit, tmp_path):
+    frame = pd.read_csv(ROOT / "cohorts" / "cog_like.csv", dtype=str, keep_default_na=False).drop(
+        columns=["cd33_positive"])
+    path = tmp_path / "no_cd33.csv"
+    frame.to_csv(path, index=False)
+    spec = _spec("go_cd33", **{"population.cohort": str(path), "population.eligible": []})
+    with pytest.raises(InputError, match=r"go_cd33: agent gemtuzumab_ozogamicin \(target\) needs column "
+                                         r"'cd33_positive', which the population cohort .*no_cd33.csv does not record"):
+        prepare_population(small_fit, spec)

@@ -536,3 +536,29 @@ def test_a_programme_takes_the_same_agents_to_phase_three():
     raw["phase3"]["arms"][1]["add"] = ["cpx351"]
     with pytest.raises(InputError, match="p.toml: .*phase2 tests venetoclax but phase3 cpx351"):
         parse_spec(raw, "p.toml")
+
+
+def test_an_agent_effect_on_a_transition_the_model_lacks_names_the_file_and_key(tmp_path):
+    from relapse_model.simulate.agents import load_agent
+
+    text = Path("priors/agents/venetoclax.toml").read_text().replace(
+        "early_death_or = {", "early_death_hr = {", 1)
+    path = tmp_path / "venetoclax.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=r"venetoclax.toml: key 'pathway.early_death_hr': Extra inputs are not "
+                                         r"permitted"):
+        load_agent(path)
+
+
+def test_simulate_command_exits_2_with_one_line_on_a_bad_master_protocol(small_fit_path, tmp_path, runner):
+    from relapse_model.cli import main
+
+    text = Path("reports/trials/pedal_master.toml").read_text().replace('routing = "first"\n', "")
+    spec = tmp_path / "master.toml"
+    spec.write_text(text)
+    result = runner.invoke(main, ["simulate", str(spec), "--fit", str(small_fit_path), "--out",
+                                  str(tmp_path / "m.nc")])
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.strip().splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and errors[0].startswith("error: pedal_master: key 'routing': ")   # one line
+    assert "Traceback" not in result.stderr

@@ -94,9 +94,10 @@ def fit_hash(attrs: dict) -> str:
 
 def stamp_provenance(tree: xr.DataTree, *, spec: ModelSpec, sampler: SamplerSpec, priors: PriorSet,
                      data_hash: str, standardisation: Standardisation, studies: tuple[str, ...],
-                     classes: tuple[str, ...] = ()) -> None:
+                     classes: tuple[str, ...] = (), cohort_source: str = "") -> None:
     """Record in ``tree.attrs`` what the fit was made from (read back by :func:`read_fit`);
-    ``classes`` are the cytogenetic classes the fitted cohort had."""
+    ``classes`` are the cytogenetic classes the fitted cohort had, ``cohort_source`` where it was
+    read from (the default population of virtual trials)."""
     attrs = tree.attrs
     attrs.update({
         "relapse_model_version": __version__,
@@ -109,6 +110,7 @@ def stamp_provenance(tree: xr.DataTree, *, spec: ModelSpec, sampler: SamplerSpec
         "standardisation": json.dumps(asdict(standardisation), sort_keys=True),
         "studies": json.dumps(list(studies)),
         "fitted_classes": json.dumps(list(classes)),
+        "cohort_source": str(cohort_source),
     })
     attrs["fit_hash"] = fit_hash(attrs)
 

@@ -196,7 +196,8 @@ class RelapseModel:
         self._fitted_classes = fitted_classes(d) if self._cohort is not None else None
         fit_file.stamp_provenance(self._posterior, spec=self.spec, sampler=self.sampler, priors=self.priors,
                                   data_hash=self._data_hash or "", standardisation=d.standardisation, studies=d.studies,
-                                  classes=self._fitted_classes or ())
+                                  classes=self._fitted_classes or (),
+                                  cohort_source=self._cohort.source if self._cohort is not None else "")
 
     # --- results ---------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from relapse_model.cohort.cohort import Cohort
+from relapse_model.cohort.schema import COLUMN
 from relapse_model.errors import InputError
 from relapse_model.simulate.engine import (
     SCENARIOS,
@@ -85,7 +86,12 @@ def simulate_master_protocol(model, spec: MasterProtocolSpec, *, seed: int = 0, 
         rates and each subtrial's own attributes; :func:`protocol_characteristics` summarises it.
     """
     n_trials = int(n_trials or spec.n_trials)
-    cohort = cohort or population_cohort(spec)
+    cohort = cohort or population_cohort(spec, model)
+    for i, sub in enumerate(spec.subtrials):
+        for c in [] if sub.eligible == "rest" else sub.eligible:
+            if c.column in COLUMN and not cohort.recorded(c.column):
+                raise InputError.single(spec.name, f"key 'subtrials.{i}.eligible' needs column '{c.column}', which "
+                                        f"the population cohort {cohort.source} does not record")
     if spec.population.eligible:
         cohort = cohort.subset(np.logical_or.reduce([c.mask(cohort.data) for c in spec.population.eligible]))
     assigned = route(spec, cohort.data, seed)
@@ -110,7 +116,7 @@ def simulate_master_protocol(model, spec: MasterProtocolSpec, *, seed: int = 0, 
     out.attrs.update({"design_kind": "master_protocol", "spec": spec.model_dump_json(by_alias=True, exclude_none=True),
                       "seed": int(seed), "subtrials": json.dumps([s.name for s in spec.subtrials]),
                       "routing_shares": json.dumps(shares), "subtrial_attrs": json.dumps(sub_attrs),
-                      "population": population_label(spec, None), "fit_hash": model.posterior.attrs.get("fit_hash", "")})
+                      "population": population_label(spec, cohort.source), "fit_hash": model.posterior.attrs.get("fit_hash", "")})
     return out
 
 

@@ -154,7 +154,7 @@ def simulate_multi_arm(model, spec: MultiArmSpec, *, seed: int = 0, n_trials: in
         "spec": spec.model_dump_json(by_alias=True, exclude_none=True), "seed": int(seed),
         "block_trials": BLOCK_TRIALS, "fit_hash": model.posterior.attrs.get("fit_hash", ""),
         "design_kind": "multi_arm", "endpoint": spec.endpoint, "model_kind": pop.kind,
-        "population": population_label(spec, cohort), "critical_value": crit,
+        "population": population_label(spec, pop.source), "critical_value": crit,
         "analytic_fwer": dunnett_fwer(crit, k, r, method="integral") if len(set(spec.ratio[1:])) == 1 else np.nan,
         "alpha": spec.analysis.alpha, "multiplicity": spec.multiplicity,
     })

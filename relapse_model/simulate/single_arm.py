@@ -207,7 +207,7 @@ def simulate_single_arm(model, spec: SingleArmSpec, *, seed: int = 0, n_trials: 
         "standard_care_rate_upper": float(np.quantile(soc, 0.975)),
         "looks": np.array(bounds.looks), "futility_bounds": np.array(bounds.futility),
         "exact_type1": bounds.exact_type1, "exact_power": bounds.exact_power, "alpha": bounds.alpha,
-        "population": population_label(spec, cohort), "endpoint": spec.endpoint, "model_kind": "pathway",
+        "population": population_label(spec, pop.source), "endpoint": spec.endpoint, "model_kind": "pathway",
     })
     return ds
 

@@ -164,10 +164,12 @@ class Generated(StrictModel):
 
 
 class PopulationSpec(StrictModel):
-    """Virtual patients: resampled from a cohort (or a generated one), optionally restricted to
-    the eligible (a patient is eligible when any condition holds)."""
+    """Virtual patients: resampled from a cohort (the fitted one unless ``cohort`` names another,
+    or a generated one), optionally restricted to the eligible (a patient is eligible when any
+    condition holds)."""
 
-    cohort: str = "cog_like"
+    #: a bundled name or a file; None (the default): the cohort the model was fitted to
+    cohort: str | None = None
     generate: Generated | None = None
     eligible: list[Condition] = []
     #: the current standard of care's response log odds minus the model's (pathway model): a

@@ -129,7 +129,7 @@ class PathwayModel:
         self._fitted_classes = fitted_classes(data.design)
         fit_file.stamp_provenance(self._posterior, spec=self.spec, sampler=sampling, priors=self.priors,
                                   data_hash=self._data_hash, standardisation=data.design.standardisation,
-                                  studies=data.design.studies, classes=self._fitted_classes)
+                                  studies=data.design.studies, classes=self._fitted_classes, cohort_source=cohort.source)
         return self
 
     @property
