@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator
+from sksurv.nonparametric import (
+    cumulative_incidence_competing_risks,
+    kaplan_meier_estimator,
+)
 
 from relapse_model.common.aalen_johansen import Transitions, state_occupation
 

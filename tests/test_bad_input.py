@@ -154,8 +154,9 @@ def test_toml_files_that_are_folders_or_not_utf8_are_one_line_errors(tmp_path, k
 # --- NaN, inf and nonsense in specification files (issue 13) ----------------------------------
 
 def _default_priors_with(old: str, new: str) -> str:
-    from relapse_model.common.paths import DEFAULT_PRIORS
     from pathlib import Path
+
+    from relapse_model.common.paths import DEFAULT_PRIORS
 
     text = Path(DEFAULT_PRIORS).read_text()
     assert old in text

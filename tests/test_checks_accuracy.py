@@ -5,11 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from lifelines.utils import concordance_index
-from sksurv.metrics import (concordance_index_censored, concordance_index_ipcw, cumulative_dynamic_auc,
-                            integrated_brier_score)
+from sksurv.metrics import (
+    concordance_index_censored,
+    concordance_index_ipcw,
+    cumulative_dynamic_auc,
+    integrated_brier_score,
+)
 from sksurv.util import Surv
 
-from relapse_model.checks.accuracy import accuracy_metrics, censor_at_train_range, kfold_indices
+from relapse_model.checks.accuracy import (
+    accuracy_metrics,
+    censor_at_train_range,
+    kfold_indices,
+)
 from relapse_model.cohort.bundled import load_bundled
 from relapse_model.models.design import build_design
 from relapse_model.models.outcomes import simulate_outcomes

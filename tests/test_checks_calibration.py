@@ -15,7 +15,11 @@ import pandas as pd
 import pytest
 from sksurv.nonparametric import kaplan_meier_estimator
 
-from relapse_model.checks.calibration import calibration_slope_intercept, calibration_table, observed_risk
+from relapse_model.checks.calibration import (
+    calibration_slope_intercept,
+    calibration_table,
+    observed_risk,
+)
 from relapse_model.cohort.bundled import load_bundled
 from relapse_model.models.design import build_design
 from relapse_model.models.outcomes import simulate_outcomes

@@ -15,9 +15,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import optimize
-from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator
+from sksurv.nonparametric import (
+    cumulative_incidence_competing_risks,
+    kaplan_meier_estimator,
+)
 
-from relapse_model.checks.ppc import CURVES, censoring_times, ppc_curves, replicate_outcomes
+from relapse_model.checks.ppc import (
+    CURVES,
+    censoring_times,
+    ppc_curves,
+    replicate_outcomes,
+)
 from relapse_model.cohort.bundled import load_bundled
 from relapse_model.models.design import build_design
 from relapse_model.models.outcomes import simulate_outcomes

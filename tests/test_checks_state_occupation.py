@@ -9,15 +9,29 @@ import numpy as np
 import pytest
 from pathway_helpers import fake_cohort, true_parameters
 
-from relapse_model.checks.state_occupation import (compare_occupation, observed_occupation, occupation_check,
-                                                   pathway_transitions, simulated_occupation)
+from relapse_model.checks.state_occupation import (
+    compare_occupation,
+    observed_occupation,
+    occupation_check,
+    pathway_transitions,
+    simulated_occupation,
+)
 from relapse_model.cohort.cohort import Cohort
 from relapse_model.cohort.schema import COLUMNS
 from relapse_model.models.design import build_design
-from relapse_model.models.pathway.paths import (CENSORED_BEFORE_ASSESSMENT, EARLY_DEATH, REFRACTORY, RESPONSE,
-                                                ObservedPaths)
+from relapse_model.models.pathway.paths import (
+    CENSORED_BEFORE_ASSESSMENT,
+    EARLY_DEATH,
+    REFRACTORY,
+    RESPONSE,
+    ObservedPaths,
+)
 from relapse_model.models.pathway.predict import STATES, occupation_at
-from relapse_model.models.pathway.simulate import SimulatedPaths, as_cohort_frame, simulate_paths
+from relapse_model.models.pathway.simulate import (
+    SimulatedPaths,
+    as_cohort_frame,
+    simulate_paths,
+)
 
 A = 1.5                                                    # assessment of fake_cohort's patients
 #: fake_cohort's administrative censoring: uniform on (24, 96) months.

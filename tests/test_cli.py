@@ -11,7 +11,6 @@ import pytest
 from relapse_model.cli import main
 from tests.conftest import BUNDLED, COHORTS
 
-
 COMMANDS = ["demo", "validate", "cohorts", "stemness", "fit", "check", "predict", "simulate", "report"]
 
 

@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from relapse_model.designs import (BetaMixture, fit_beta, fit_beta_mixture, prior_data_conflict, robustify,
-                                   single_arm_oc, two_arm_oc)
+from relapse_model.designs import (
+    BetaMixture,
+    fit_beta,
+    fit_beta_mixture,
+    prior_data_conflict,
+    robustify,
+    single_arm_oc,
+    two_arm_oc,
+)
 from relapse_model.errors import InputError
 
 GRID = np.linspace(1e-6, 1 - 1e-6, 200_001)

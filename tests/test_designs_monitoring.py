@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from relapse_model.designs import (bop2_design, calibrate_bop2, predictive_design, predictive_probability,
-                                   search_predictive_design, simulate_multistage)
+from relapse_model.designs import (
+    bop2_design,
+    calibrate_bop2,
+    predictive_design,
+    predictive_probability,
+    search_predictive_design,
+    simulate_multistage,
+)
 from relapse_model.errors import InputError
 
 

@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifelines import AalenJohansenFitter, KaplanMeierFitter
-from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator
+from sksurv.nonparametric import (
+    cumulative_incidence_competing_risks,
+    kaplan_meier_estimator,
+)
 
 from relapse_model.cohort import load_cohort
 from relapse_model.cohort.bundled import load_bundled

@@ -103,8 +103,8 @@ def test_pymc_model_keeps_every_row_in_the_pointwise_loglik():
 
 
 def _exponential_params(pi_logit: float, rate_r: float, rate_d: float) -> ParameterDraws:
-    from tests.model_helpers import weibull_cause
     from relapse_model.cohort.vocabulary import CYTOGENETICS
+    from tests.model_helpers import weibull_cause
     return ParameterDraws("weibull", (0.0,), relapse=weibull_cause(0.0, -np.log(rate_r)),
                           death=weibull_cause(0.0, -np.log(rate_d)), cure_intercept=np.array([pi_logit]),
                           cure_covariates=(), cure_beta=np.zeros((1, 0)),

@@ -9,7 +9,13 @@ import pytest
 from relapse_model.cohort.bundled import load_bundled
 from relapse_model.errors import InputError
 from relapse_model.models import RelapseModel
-from relapse_model.models.spec import ModelSpec, SamplerSpec, choices, default, parse_model_spec
+from relapse_model.models.spec import (
+    ModelSpec,
+    SamplerSpec,
+    choices,
+    default,
+    parse_model_spec,
+)
 
 #: Two specifications that between them set every field away from its default (the cure outcome
 #: has no death hazard, so death_covariates needs the competing one).

@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 
 from relapse_model.cli import main
-from relapse_model.common.output import (MARKER, OutputLock, atomic_file, check_output_folder, publish_folder,
-                                         staging_folder)
+from relapse_model.common.output import (
+    MARKER,
+    OutputLock,
+    atomic_file,
+    check_output_folder,
+    publish_folder,
+    staging_folder,
+)
 from relapse_model.errors import InputError
 
 

@@ -8,8 +8,12 @@ import pytest
 import xarray as xr
 from pathway_helpers import fake_cohort, true_parameters
 
-from relapse_model.checks.pathway_checks import (PathwayCheckSpec, efs_calibration, landmark_calibration,
-                                                 response_calibration)
+from relapse_model.checks.pathway_checks import (
+    PathwayCheckSpec,
+    efs_calibration,
+    landmark_calibration,
+    response_calibration,
+)
 from relapse_model.models.design import build_design
 from relapse_model.models.pathway.model import PathwayModel
 

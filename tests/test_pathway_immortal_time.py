@@ -30,7 +30,10 @@ from relapse_model.models.design import build_design
 from relapse_model.models.model import RelapseModel
 from relapse_model.models.pathway.likelihood import path_loglik, sojourns
 from relapse_model.models.pathway.model import PathwayModel
-from relapse_model.models.pathway.parameters import likelihood_predictors, patient_predictors
+from relapse_model.models.pathway.parameters import (
+    likelihood_predictors,
+    patient_predictors,
+)
 from relapse_model.models.pathway.paths import observed_paths
 from relapse_model.priors.spec import PriorSet, load_priors
 

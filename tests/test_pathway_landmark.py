@@ -9,10 +9,23 @@ from pathway_helpers import TRUE_WEIBULL, fake_cohort, true_parameters
 from test_pathway_paths import cohort
 
 from relapse_model.models.design import build_design
-from relapse_model.models.pathway.landmark import (CENSORED, DEAD, REINDUCTION, RELAPSED_REFRACTORY, REMISSION,
-                                                   TRANSPLANTED, LandmarkStates, landmark_states,
-                                                   simulate_from_landmark)
-from relapse_model.models.pathway.paths import MRD_NEGATIVE, REFRACTORY, RESPONSE, observed_paths
+from relapse_model.models.pathway.landmark import (
+    CENSORED,
+    DEAD,
+    REINDUCTION,
+    RELAPSED_REFRACTORY,
+    REMISSION,
+    TRANSPLANTED,
+    LandmarkStates,
+    landmark_states,
+    simulate_from_landmark,
+)
+from relapse_model.models.pathway.paths import (
+    MRD_NEGATIVE,
+    REFRACTORY,
+    RESPONSE,
+    observed_paths,
+)
 from relapse_model.models.pathway.predict import curves
 from relapse_model.models.pathway.simulate import simulate_paths
 

@@ -8,7 +8,12 @@ import numpy as np
 import pytensor.tensor as pt
 from test_pathway_paths import cohort
 
-from relapse_model.models.pathway.likelihood import PathwayPredictors, Weibull, path_loglik, sojourns
+from relapse_model.models.pathway.likelihood import (
+    PathwayPredictors,
+    Weibull,
+    path_loglik,
+    sojourns,
+)
 from relapse_model.models.pathway.paths import observed_paths
 
 # (log shape, log scale) of each Weibull, and the other predictors, all made up

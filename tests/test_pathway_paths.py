@@ -8,8 +8,16 @@ import pytest
 
 from relapse_model.cohort.cohort import Cohort
 from relapse_model.errors import InputError
-from relapse_model.models.pathway.paths import (CENSORED_BEFORE_ASSESSMENT, DEFAULT_ASSESSMENT_MONTHS, EARLY_DEATH,
-                                                MRD_POSITIVE, MRD_UNKNOWN, REFRACTORY, RESPONSE, observed_paths)
+from relapse_model.models.pathway.paths import (
+    CENSORED_BEFORE_ASSESSMENT,
+    DEFAULT_ASSESSMENT_MONTHS,
+    EARLY_DEATH,
+    MRD_POSITIVE,
+    MRD_UNKNOWN,
+    REFRACTORY,
+    RESPONSE,
+    observed_paths,
+)
 
 BASE = dict(patient_id="A", study="s", age_years=10, months_diagnosis_to_relapse=20, cytogenetics="normal",
             hsct_cr1="no", cr2="yes", hsct_after_relapse="no", hsct_after_relapse_months="", second_relapse="no",

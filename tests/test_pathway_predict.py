@@ -9,7 +9,10 @@ import pytest
 from pathway_helpers import fake_cohort, true_parameters
 
 from relapse_model.models.design import build_design
-from relapse_model.models.pathway.parameters import PathwayParameters, patient_predictors
+from relapse_model.models.pathway.parameters import (
+    PathwayParameters,
+    patient_predictors,
+)
 from relapse_model.models.pathway.paths import EARLY_DEATH, REFRACTORY, RESPONSE
 from relapse_model.models.pathway.predict import STATES, curves, summarise
 from relapse_model.models.pathway.simulate import simulate_paths

@@ -6,7 +6,12 @@ import time
 
 import numpy as np
 import pytest
-from pathway_helpers import CURE_COVARIATES, RESPONSE_COVARIATES, fake_cohort, true_parameters
+from pathway_helpers import (
+    CURE_COVARIATES,
+    RESPONSE_COVARIATES,
+    fake_cohort,
+    true_parameters,
+)
 
 from relapse_model.models.pathway.build import WEIBULLS
 from relapse_model.models.pathway.model import PathwayModel

@@ -14,7 +14,11 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from relapse_model.models.sampling import SAMPLERS, SamplerNotInstalledError, sample_posterior
+from relapse_model.models.sampling import (
+    SAMPLERS,
+    SamplerNotInstalledError,
+    sample_posterior,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_NUTPIE = importlib.util.find_spec("nutpie") is not None

@@ -11,8 +11,12 @@ from lifelines.utils import restricted_mean_survival_time
 from scipy import integrate, stats
 
 from relapse_model.simulate import mechanics
-from relapse_model.simulate.analyses import (bayes_prob_benefit, cox_two_arm, logrank,
-                                             rmst_difference)
+from relapse_model.simulate.analyses import (
+    bayes_prob_benefit,
+    cox_two_arm,
+    logrank,
+    rmst_difference,
+)
 
 # lifelines' Newton-Raphson otherwise stops up to ~1e-8 short of the maximum.
 TIGHT = {"precision": 1e-20, "r_precision": 0.0, "max_steps": 100}

@@ -8,9 +8,14 @@ from scipy import optimize, stats
 
 from relapse_model.simulate import mechanics
 from relapse_model.simulate.analyses import logrank
-from relapse_model.simulate.boundaries import (Boundaries, apply_boundaries,
-                                               crossing_probabilities, obrien_fleming_spending,
-                                               pocock_spending, spending_boundaries)
+from relapse_model.simulate.boundaries import (
+    Boundaries,
+    apply_boundaries,
+    crossing_probabilities,
+    obrien_fleming_spending,
+    pocock_spending,
+    spending_boundaries,
+)
 
 
 def canonical_z(rng, fractions, n, drift=0.0):

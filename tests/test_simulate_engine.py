@@ -17,7 +17,11 @@ import xarray as xr
 from relapse_model.cli import main
 from relapse_model.errors import InputError
 from relapse_model.simulate import engine
-from relapse_model.simulate.engine import operating_characteristics, prepare_population, simulate_trials
+from relapse_model.simulate.engine import (
+    operating_characteristics,
+    prepare_population,
+    simulate_trials,
+)
 from relapse_model.simulate.spec import load_trial_spec, with_overrides
 from tests.conftest import ROOT
 

@@ -224,7 +224,7 @@ def test_single_arm_null_from_the_model_is_the_standard_care_rate(model):
     ({"endpoint": "response", "analysis.timing": "assessed", "analysis.events": None},
      "analysis.primary = 'cox' is for time-to-event endpoints"),
     ({"analysis.primary": "proportions"}, "analysis.primary = 'proportions' is for response endpoints, not 'efs'"),
-    ({"stratify": "early_relapse"}, "analysis.primary = 'cox' has no stratified form here"),
+    ({"stratify": "early_relapse", "analysis.primary": "rmst"}, "analysis.primary = 'rmst' has no stratified form"),
 ])
 def test_bad_endpoint_and_analysis_combinations_name_the_key(changes, message):
     with pytest.raises(InputError, match="trial.toml: .*" + message.replace("(", r"\(").replace(")", r"\)")):
@@ -562,3 +562,29 @@ def test_simulate_command_exits_2_with_one_line_on_a_bad_master_protocol(small_f
     errors = [line for line in result.stderr.strip().splitlines() if line.startswith("error")]
     assert len(errors) == 1 and errors[0].startswith("error: pedal_master: key 'routing': ")   # one line
     assert "Traceback" not in result.stderr
+
+
+def test_stratified_cox_equals_lifelines():
+    import pandas as pd
+    from lifelines import CoxPHFitter
+
+    rng = np.random.default_rng(3)
+    n_trials, n = 4, 120
+    arm, strata = rng.integers(0, 2, (n_trials, n)), rng.integers(0, 3, (n_trials, n))
+    time = np.round(rng.exponential(np.exp(0.6 * strata - 0.4 * arm)), 1) + 0.1     # ties included
+    event = rng.random((n_trials, n)) < 0.8
+    got = analyses.cox_two_arm(time, event, arm, strata=strata)
+    for t in range(n_trials):
+        frame = pd.DataFrame({"time": time[t], "event": event[t].astype(int), "arm": arm[t], "s": strata[t]})
+        fit = CoxPHFitter().fit(frame, "time", "event", strata=["s"])
+        assert got.log_hr[t] == pytest.approx(fit.params_["arm"], abs=1e-6)
+        assert got.se[t] == pytest.approx(fit.standard_errors_["arm"], rel=1e-4)
+    one = analyses.cox_two_arm(time, event, arm, strata=np.zeros_like(strata))
+    assert np.allclose(one.log_hr, analyses.cox_two_arm(time, event, arm).log_hr)
+
+
+def test_stratified_randomisation_is_tested_with_a_stratified_cox_model(model):
+    spec = _two_arm(**{"stratify": "early_relapse", "analysis.primary": "cox", "analysis.events": 150})
+    ds = simulate_trials(model, spec, seed=2, n_trials=2000, scenarios=("no_effect",), curves=False)
+    rate = float(ds["reject"].mean())
+    assert abs(rate - 0.025) < 3 * np.sqrt(0.025 * 0.975 / 2000), rate

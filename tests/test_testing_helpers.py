@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from relapse_model.testing import assert_parameter_recovery, assert_reproducible, assert_survival_curves_valid
+from relapse_model.testing import (
+    assert_parameter_recovery,
+    assert_reproducible,
+    assert_survival_curves_valid,
+)
 
 
 def _curves(efs, rel, death):

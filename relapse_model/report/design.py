@@ -49,7 +49,8 @@ def _analysis(spec: TrialSpec, attrs: dict | None = None) -> str:
         rule = _bayes_rule(a, "P(HR < 1)", attrs)
     else:
         rule = f"one-sided alpha {a.alpha:g}"
-    test = f"log-rank test stratified by {spec.stratify}" if spec.stratify else _TESTS[a.primary]
+    test = (f"{'log-rank test' if a.primary == 'logrank' else _TESTS[a.primary]} stratified by {spec.stratify}"
+            if spec.stratify else _TESTS[a.primary])
     return f"{test}, {rule}, {when} (at most {a.max_months:g} months)"
 
 

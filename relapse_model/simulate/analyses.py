@@ -213,9 +213,10 @@ def stratified_logrank(time: np.ndarray, event: np.ndarray, arm: np.ndarray, str
     return LogrankResult(o_e, var, z, chi2, special.chdtrc(1.0, chi2))
 
 
-def _cox_block(time: np.ndarray, event: np.ndarray, arm1: np.ndarray, valid: np.ndarray,
-               max_iter: int, tol: float, max_abs: float,
-               efron: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cox_terms(time: np.ndarray, event: np.ndarray, arm1: np.ndarray, valid: np.ndarray,
+               efron: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per sorted position: risk-set weights ``a`` (arm 0) and ``b`` (arm 1, times exp(beta)),
+    whether it is an event, and whether that event is in arm 1."""
     s = _sort(time, event, arm1, valid)
     m, n = time.shape
     # Block totals at every position: gather from the block's last position.
@@ -231,8 +232,26 @@ def _cox_block(time: np.ndarray, event: np.ndarray, arm1: np.ndarray, valid: np.
     # Risk-set weight sum = a + r b with r = exp(beta): a from arm 0, b from arm 1.
     a = np.where(ev, (s.n_risk - s.n1_risk) - frac * (d_blk - d1_blk), 1.0)
     b = np.where(ev, s.n1_risk - frac * d1_blk, 0.0)
+    return a, b, ev, ev & s.arm1
+
+
+def _cox_block(time: np.ndarray, event: np.ndarray, arm1: np.ndarray, valid: np.ndarray,
+               max_iter: int, tol: float, max_abs: float, efron: bool,
+               strata: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if strata is None:
+        a, b, ev, ev1 = _cox_terms(time, event, arm1, valid, efron)
+    else:   # the stratified partial likelihood is the sum of the strata's: their terms side by side
+        parts = [_cox_terms(time, event, arm1, valid & (strata == code), efron) for code in np.unique(strata)]
+        a, b, ev, ev1 = (np.concatenate(x, axis=1) for x in zip(*parts))
+    return _cox_newton(a, b, ev, ev1, max_iter, tol, max_abs)
+
+
+def _cox_newton(a: np.ndarray, b: np.ndarray, ev: np.ndarray, ev1: np.ndarray, max_iter: int, tol: float,
+                max_abs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Newton-Raphson on the partial log-likelihood sum(beta d1 - log(a + e^beta b)) of each row."""
+    m = a.shape[0]
     n_events = ev.sum(axis=1)
-    d1_total = (ev & s.arm1).sum(axis=1).astype(float)
+    d1_total = ev1.sum(axis=1).astype(float)
     # No events in one arm: the likelihood is monotone and the estimate infinite.
     active = (d1_total > 0) & (d1_total < n_events)
 
@@ -278,7 +297,7 @@ def _cox_block(time: np.ndarray, event: np.ndarray, arm1: np.ndarray, valid: np.
 
 def cox_two_arm(time: np.ndarray, event: np.ndarray, arm: np.ndarray,
                 mask: np.ndarray | None = None, ties: str = "efron", max_iter: int = 50,
-                tol: float = 1e-11, max_abs_log_hr: float = 20.0) -> CoxResult:
+                tol: float = 1e-11, max_abs_log_hr: float = 20.0, strata: np.ndarray | None = None) -> CoxResult:
     """Cox model with arm as the only covariate, fitted for every trial at once.
 
     Parameters
@@ -295,6 +314,9 @@ def cox_two_arm(time: np.ndarray, event: np.ndarray, arm: np.ndarray,
     max_abs_log_hr : float
         Estimates drifting beyond this magnitude are taken as infinite (monotone likelihood,
         e.g. one arm's events all precede the other arm's follow-up) and reported as NaN.
+    strata : ndarray of int, same shape, optional
+        Stratum codes: a stratified Cox model (one baseline hazard per stratum, one common
+        hazard ratio), as ``lifelines.CoxPHFitter(strata=...)`` and R's ``strata()``.
 
     Returns
     -------
@@ -313,8 +335,14 @@ def cox_two_arm(time: np.ndarray, event: np.ndarray, arm: np.ndarray,
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     time, event, arm1, valid = _check(time, event, arm, mask)
-    log_hr, se, ok = _blocked(_cox_block, (time, event, arm1, valid), max_iter=max_iter,
-                              tol=tol, max_abs=max_abs_log_hr, efron=ties == "efron")
+    if strata is None:
+        log_hr, se, ok = _blocked(_cox_block, (time, event, arm1, valid), max_iter=max_iter,
+                                  tol=tol, max_abs=max_abs_log_hr, efron=ties == "efron")
+    else:
+        codes = np.broadcast_to(np.asarray(strata), time.shape) if np.ndim(strata) else strata
+        log_hr, se, ok = _blocked(lambda t, e, a1, v, st: _cox_block(t, e, a1, v, max_iter, tol, max_abs_log_hr,
+                                                                     ties == "efron", st),
+                                  (time, event, arm1, valid, np.asarray(codes).reshape(time.shape)))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = log_hr / se
     return CoxResult(log_hr, se, z, 2.0 * stats.norm.sf(np.abs(z)), ok)

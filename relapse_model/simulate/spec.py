@@ -185,7 +185,7 @@ class TrialSpec(StrictModel):
     "relapse" (relapse or refractory disease, death censored) or the binary "response" (CR2 /
     CRi at the re-induction assessment) and "mrd_negative_response" (an MRD-negative response),
     which need a pathway fit. With ``stratify`` the randomisation is stratified and so is the
-    test (stratified log-rank; Cochran-Mantel-Haenszel for a binary endpoint).
+    test (stratified log-rank or Cox; Cochran-Mantel-Haenszel for a binary endpoint).
     """
 
     kind: Literal["two_arm"] = "two_arm"
@@ -217,10 +217,9 @@ class TrialSpec(StrictModel):
         if self.stratify is not None and self.stratify not in COLUMN and self.stratify not in ("early_relapse", "risk_group"):
             raise ValueError(f"stratify: unknown cohort column '{self.stratify}'")
         self._check_endpoint()
-        if self.stratify is not None and self.analysis.primary in ("cox", "rmst", "bayes") and \
-                self.endpoint in TIME_TO_EVENT_ENDPOINTS:
-            raise ValueError(f"analysis.primary = '{self.analysis.primary}' has no stratified form here: with "
-                             f"stratify = '{self.stratify}' use primary = 'logrank' (stratified log-rank)")
+        if self.stratify is not None and self.analysis.primary == "rmst" and self.endpoint in TIME_TO_EVENT_ENDPOINTS:
+            raise ValueError(f"analysis.primary = 'rmst' has no stratified form here: with stratify = "
+                             f"'{self.stratify}' use 'logrank' (stratified log-rank), 'cox' or 'bayes' (stratified Cox)")
         if self.analysis.events is not None and self.analysis.events > self.sample_size:
             raise ValueError("analysis.events cannot exceed sample_size")
         accrual = self.accrual.months_to_enrol(self.sample_size)
