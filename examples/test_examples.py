@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -41,11 +43,16 @@ def test_readme_tutorial_runs_as_written(tmp_path, monkeypatch):
                      ("cohorts/cog_like.csv", "cohorts/bfm_like.csv")):
         assert old in code
         code = code.replace(old, new)
-    for folder in ("cohorts", "priors", "reports"):
+    for folder in ("cohorts", "priors", "reports", "examples"):
         (tmp_path / folder).symlink_to(HERE.parent / folder)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(code, "README.md tutorial", "exec"), namespace)  # noqa: S102 - our own README
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "README.md tutorial", "exec"), namespace)  # noqa: S102 - our own README
+    # the README's comments show what the tutorial prints: check the bad-file step says it
+    assert ("examples/broken.csv, row 14, column 'died': 'maybe' is not yes/no\n"
+            "examples/broken.csv, row 17, column 'age_years': 'ten' is not a number (years)") in printed.getvalue()
     assert (tmp_path / "fits" / "cog.nc").is_file()
     assert namespace["report"].html.is_file()
     assert set(namespace["risk"].data_vars) >= {"relapse_incidence", "event_free_survival", "cure_probability"}
