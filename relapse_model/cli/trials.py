@@ -87,12 +87,16 @@ def simulate(trial: Path, fit_path: Path, out_path: Path, seed: int, n_trials: i
 
     Each trial uses one posterior draw and one draw of the agent effects, so model and effect
     uncertainty propagate. Prints power (effects at their prior medians), assurance (effects
-    from their priors) and type-I error (no effect), expected sample size and duration. The
-    result is identical for any --workers.
+    from their priors) and type-I error (no effect) beside the nominal alpha, expected sample
+    size and duration. TRIAL is a two-arm trial, or (with a pathway fit) a single-arm design
+    (kind = "single_arm"), a multi-arm trial ("multi_arm"), a master protocol
+    ("master_protocol") or a phase 2 -> phase 3 programme ("programme"). The result is
+    identical for any --workers.
 
     \b
     Examples:
       relapse-model simulate reports/trials/go_cd33.toml --fit fits/cog.nc --out sim/go.nc --seed 1
+      relapse-model simulate reports/trials/pedal_master.toml --fit fits/pathway.nc --out sim/pedal.nc
       relapse-model simulate reports/trials/go_cd33.toml --fit fits/cog.nc --out sim/go_sweep \\
           --sweep --workers 2
       relapse-model simulate reports/trials/menin_kmt2a.toml --fit fits/cog.nc --out sim/menin.nc --json
