@@ -35,6 +35,8 @@ $(STAMP): requirements.lock pyproject.toml scripts/find-python
 demo: $(STAMP)
 	$(VENV)/bin/relapse-model demo
 
+# What CI runs: everything but the extended tests (about 25 minutes on 2 cores with empty
+# compile caches; README, Development).
 test: $(STAMP)
 	$(PY) -m pytest -m "not extended" $(PYTEST_ARGS)
 
