@@ -35,15 +35,20 @@ $(STAMP): requirements.lock pyproject.toml scripts/find-python
 demo: $(STAMP)
 	$(VENV)/bin/relapse-model demo
 
+# What CI runs: everything but the extended tests (about 25 minutes on 2 cores with empty
+# compile caches; README, Development).
 test: $(STAMP)
 	$(PY) -m pytest -m "not extended" $(PYTEST_ARGS)
 
-# The longest recovery runs (minutes each), outside the 10-minute test budget.
+# The longest runs (minutes each), outside the test budget: full-length forms of checks that
+# make test runs in a cheaper form (SBC, recovery, lifelines, cold/warm cache, demo rebuilt, the
+# pathway fit's reproducibility and immortal-time check), and the pathway model's recovery and
+# SBC. README, Development, lists them.
 test-extended: $(STAMP)
 	$(PY) -m pytest -m extended $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not extended" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

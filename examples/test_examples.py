@@ -20,7 +20,7 @@ def _load(name: str):
 def test_research_script_runs_and_builds_its_report(tmp_path, capsys):
     script = _load("research_script")
     cohort = HERE.parent / "cohorts" / "bfm_like.csv"
-    html = script.main(["--cohort", str(cohort), "--draws", "100", "--n-trials", "200",
+    html = script.main(["--cohort", str(cohort), "--draws", "50", "--n-trials", "100",
                         "--out", str(tmp_path / "report")])
     assert html == tmp_path / "report" / "report.html" and html.is_file()
     printed = capsys.readouterr().out
@@ -36,10 +36,10 @@ def _tutorial_code() -> str:
 
 
 def test_readme_tutorial_runs_as_written(tmp_path, monkeypatch):
-    """The README's tutorial, block by block, with fewer draws and trials and the smaller cohort."""
+    """The README's tutorial, block by block, with fewer draws, chains and trials and the smaller cohort."""
     code = _tutorial_code()
     assert code.count("rm.") > 10
-    for old, new in (("draws=1000", "draws=100, tune=100"), ("n_trials=2000", "n_trials=200"),
+    for old, new in (("draws=1000, chains=4", "draws=50, tune=50, chains=2"), ("n_trials=2000", "n_trials=100"),
                      ("cohorts/cog_like.csv", "cohorts/bfm_like.csv")):
         assert old in code
         code = code.replace(old, new)

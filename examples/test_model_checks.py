@@ -20,7 +20,7 @@ def cohort():
 
 
 def _fit(cohort, seed: int) -> RelapseModel:
-    return RelapseModel().fit(cohort, draws=100, tune=100, chains=2, random_seed=seed, progressbar=False)
+    return RelapseModel().fit(cohort, draws=50, tune=50, chains=2, random_seed=seed, progressbar=False)
 
 
 def test_fit_is_reproducible_under_a_seed(cohort):

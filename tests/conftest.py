@@ -64,7 +64,7 @@ def small_fit_path(small_fit, tmp_path_factory):
 def build_demo(runner: CliRunner, folder: Path) -> Path:
     """Run ``relapse-model demo`` with fewer draws into ``folder``; return the folder."""
     from relapse_model.cli import main
-    result = runner.invoke(main, ["demo", "--draws", "150", "--quiet", "--out", str(folder)])
+    result = runner.invoke(main, ["demo", "--draws", "100", "--quiet", "--out", str(folder)])
     assert result.exit_code == 0, result.output
     assert f"report: {folder / 'report.html'}" in result.output
     return folder
@@ -72,5 +72,5 @@ def build_demo(runner: CliRunner, folder: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_report(tmp_path_factory) -> Path:
-    """The demo (fit, checks, two trials, report) built once with fewer draws (about 25 s)."""
+    """The demo (fit, checks, two trials, report) built once with fewer draws."""
     return build_demo(CliRunner(), tmp_path_factory.mktemp("demo"))

@@ -68,13 +68,15 @@ def test_correct_model_is_calibrated(both_fits, cure_data):
     assert table["n"].sum() == len(cure_data)
 
 
+SBC_MODEL = dict(stemness=None, include_mrd=False, relapse_covariates=["early_relapse"], death_covariates=["hsct_cr1"])
+
+
 @pytest.mark.slow
+@pytest.mark.extended
 def test_bounded_sbc_ranks_are_consistent_with_uniform():
+    """10 replications on the 200 BFM-like patients (make test-extended; make sbc runs 100)."""
     from relapse_model.checks.sbc import run_sbc
-    result = run_sbc(load_bundled("bfm_like"), 10, seed=3,
-                     model_kwargs=dict(stemness=None, include_mrd=False, relapse_covariates=["early_relapse"],
-                                       death_covariates=["hsct_cr1"]),
-                     draws=100, tune=150, chains=2)
+    result = run_sbc(load_bundled("bfm_like"), 10, seed=3, model_kwargs=SBC_MODEL, draws=100, tune=150, chains=2)
     table = result.uniformity(bins=4)
     assert len(result.ranks) == 10 and result.ranks.to_numpy().max() <= result.n_posterior
     assert table["p_value"].min() > 0.001 / len(table), table
@@ -82,9 +84,26 @@ def test_bounded_sbc_ranks_are_consistent_with_uniform():
 
 
 @pytest.mark.slow
+def test_short_sbc_puts_no_true_value_at_the_edge_of_its_posteriors():
+    """make test's SBC: 5 replications on 100 BFM-like patients, same model and sampler settings.
+    Five ranks per parameter cannot reach the per-parameter chi-square threshold above, so the
+    check per parameter is: at most 3 of its 5 ranks in the outer 10% of 0..L (with uniform ranks
+    4 or 5 of 5 there has probability 4.6e-4); the pooled chi-square over all ranks is kept."""
+    from relapse_model.checks.sbc import run_sbc
+    bfm = load_bundled("bfm_like")
+    result = run_sbc(bfm.subset(np.arange(len(bfm)) < 100), 5, seed=3, model_kwargs=SBC_MODEL,
+                     draws=100, tune=150, chains=2)
+    ranks, n = result.ranks, result.n_posterior + 1          # ranks take the n values 0..L
+    assert len(ranks) == 5 and ranks.to_numpy().min() >= 0 and ranks.to_numpy().max() <= result.n_posterior
+    at_edge = ((ranks < 0.05 * n) | (ranks >= 0.95 * n)).sum()
+    assert (at_edge <= 3).all(), ranks.loc[:, at_edge > 3]
+    assert result.pooled_p_value() > 0.001
+
+
+@pytest.mark.slow
 def test_real_data_gbsg2_weibull_matches_cox_and_kaplan_meier():
     from benchmarks.real_data import gbsg2_comparison
-    out = gbsg2_comparison(draws=300, tune=300, chains=2)
+    out = gbsg2_comparison(draws=200, tune=200, chains=2)
     assert (out["hazard_ratios"]["difference / posterior SD"].abs() < 1.0).all()
     km = out["survival"]["Kaplan-Meier (95% CI)"].str.extract(r"\((\S+)-(\S+)\)").astype(float)
     model = out["survival"]["Weibull PH + cure"].str.extract(r"^(\S+) ").astype(float)[0]

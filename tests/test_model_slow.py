@@ -1,5 +1,9 @@
 """Long MCMC checks (marker ``slow``): recovery, agreement with lifelines, reproducibility across
-processes with a cold compile cache. Bounded to a few minutes in total on 2 cores."""
+processes with a cold compile cache. Bounded to a few minutes in total on 2 cores.
+
+Each check runs in ``make test`` in a shorter form with the same assertions (fewer draws and
+chains; for the cross-process check a smaller model); the original, longer form of each carries
+the ``extended`` marker (``make test-extended``)."""
 
 from __future__ import annotations
 
@@ -33,8 +37,10 @@ def _interval_hits(draws: np.ndarray, truth: np.ndarray, level: float) -> np.nda
     return (lo <= truth) & (truth <= hi)
 
 
-def test_weibull_hazard_ratios_agree_with_lifelines():
-    """No cure fraction, weak priors: the Bayesian Weibull PH fit equals the frequentist one."""
+@pytest.mark.parametrize("draws", [300, pytest.param(500, marks=pytest.mark.extended)])
+def test_weibull_hazard_ratios_agree_with_lifelines(draws):
+    """No cure fraction, weak priors: the Bayesian Weibull PH fit equals the frequentist one.
+    make test: 2 chains x 300 draws; make test-extended: 2 x 500."""
     base = load_bundled("cog_like")
     data = base.data.assign(cytogenetics="normal", study="S")
     template = Cohort.from_frame(data.drop(columns=["early_relapse", "risk_group", "mrd_positive", "mrd_reason"]))
@@ -47,7 +53,7 @@ def test_weibull_hazard_ratios_agree_with_lifelines():
                          stemness=None, include_mrd=False, relapse_covariates=list(covs))
     with warnings.catch_warnings():      # one class on purpose: no class effects to compare with lifelines
         warnings.filterwarnings("ignore", message=".*a single cytogenetic class", category=ThinDataWarning)
-        model.fit(sim, draws=500, tune=500, chains=2, random_seed=7, progressbar=False)
+        model.fit(sim, draws=draws, tune=draws, chains=2, random_seed=7, progressbar=False)
     post = model.posterior["posterior"]["relapse_beta"].stack(s=("chain", "draw")).to_numpy()  # (p, S)
     mean, sd = post.mean(axis=1), post.std(axis=1)
 
@@ -63,8 +69,10 @@ def test_weibull_hazard_ratios_agree_with_lifelines():
     assert np.all(_interval_hits(post.T, truth, 0.99))
 
 
-def test_parameter_recovery_of_the_competing_risk_cure_model():
-    """Simulate from known parameters with the package's generative code, fit, find the truth."""
+@pytest.mark.parametrize("chains, n_draws", [(2, 300), pytest.param(4, 500, marks=pytest.mark.extended)])
+def test_parameter_recovery_of_the_competing_risk_cure_model(chains, n_draws):
+    """Simulate from known parameters with the package's generative code, fit, find the truth.
+    make test: 2 chains x 300 draws; make test-extended: 4 chains x 500 draws."""
     base = load_bundled("cog_like")
     model = RelapseModel()
     design = model.design(base, with_outcome=False)
@@ -82,7 +90,7 @@ def test_parameter_recovery_of_the_competing_risk_cure_model():
         cure_intercept=np.array([0.3]), cure_covariates=covs, cure_beta=cure_beta[None],
         cure_class=cls, cure_study=np.zeros((1, 2)))
     sim = simulated_cohort(base, truth, seed=99, stemness="lsc17", include_mrd=True)
-    model.fit(sim, draws=500, tune=500, chains=4, random_seed=3, progressbar=False)
+    model.fit(sim, draws=n_draws, tune=n_draws, chains=chains, random_seed=3, progressbar=False)
     draws = posterior_draws(model, ["cure_intercept", "cure_beta", "relapse_beta", "death_beta", "relapse_log_shape",
                                     "relapse_log_scale", "death_log_shape", "death_log_scale", "cure_group"])
     truth_values = {"cure_intercept": 0.3, "cure_beta": cure_beta, "relapse_beta": relapse_beta,
@@ -96,22 +104,36 @@ _SCRIPT = textwrap.dedent("""
     import hashlib, numpy as np
     from relapse_model.cohort.bundled import load_bundled
     from relapse_model.models import RelapseModel
-    m = RelapseModel().fit(load_bundled("bfm_like"), draws=60, tune=60, chains=2, random_seed=5, progressbar=False)
+    m = RelapseModel(**{model!r}).fit(load_bundled("bfm_like"), draws={draws}, tune={draws}, chains=2, random_seed=5,
+                                     progressbar=False)
     post = m.posterior["posterior"].to_dataset()
     data = np.concatenate([post[v].to_numpy().ravel() for v in sorted(post.data_vars)])
     print("DIGEST", hashlib.sha256(data.tobytes()).hexdigest())
 """)
 
+#: One endpoint (EFS), Weibull proportional hazards, one covariate, no cure fraction or hierarchy:
+#: the same sampler, C backend and log-likelihood step as the default model with far fewer
+#: operations to compile (measured: the two processes take about 40% of the default model's time).
+SMALL_MODEL = {"outcome": "cure", "cure": False, "stemness": None, "include_mrd": False,
+               "relapse_covariates": ["early_relapse"], "hierarchy": False}
 
-def test_same_seed_same_draws_across_processes_with_cold_and_warm_compile_cache(tmp_path):
-    """Guards the sampler/backend choice: a dependency update that breaks it fails here."""
+
+@pytest.mark.parametrize("model, draws", [
+    pytest.param(SMALL_MODEL, 40, id="small-model"),
+    pytest.param({}, 60, id="default-model", marks=pytest.mark.extended),
+])
+def test_same_seed_same_draws_across_processes_with_cold_and_warm_compile_cache(tmp_path, model, draws):
+    """Guards the sampler/backend choice: a dependency update that breaks it fails here.
+    make test: a small model (below); make test-extended: the default model."""
     env = {**os.environ, "PYTENSOR_FLAGS": f"compiledir={tmp_path / 'compiledir'}"}
+    script = _SCRIPT.format(model=model, draws=draws)
     digests = []
     for _ in range(2):  # first run compiles into the empty folder, second reuses it
-        done = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                               timeout=900, cwd=ROOT)
         assert done.returncode == 0, done.stderr[-2000:]
         digests.append(next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("DIGEST")))
+        assert any((tmp_path / "compiledir").glob("tmp*/*.so")), "the first process compiled no model code"
     assert digests[0] == digests[1]
     assert len(set(digests)) == 1 and len(digests[0]) == 64
     assert hashlib.sha256(b"").hexdigest() not in digests

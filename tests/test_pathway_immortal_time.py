@@ -82,8 +82,10 @@ def neutral_transplant_prior() -> PriorSet:
 
 
 @pytest.mark.slow
-def test_pathway_model_finds_no_transplant_effect(no_effect_cohort):
-    model = PathwayModel(neutral_transplant_prior()).fit(no_effect_cohort, draws=200, tune=200, chains=2,
+@pytest.mark.parametrize("draws", [100, pytest.param(200, marks=pytest.mark.extended)])
+def test_pathway_model_finds_no_transplant_effect(no_effect_cohort, draws):
+    """make test: 2 chains x 100 draws (100 tuning steps); make test-extended: 2 x 200."""
+    model = PathwayModel(neutral_transplant_prior()).fit(no_effect_cohort, draws=draws, tune=draws, chains=2,
                                                          random_seed=5, progressbar=False)
     effects = model.transplant_effects()
     print(effects)

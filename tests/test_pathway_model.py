@@ -70,9 +70,14 @@ def test_prediction_from_the_posterior(fitted, cohort):
 
 
 @pytest.mark.slow
-def test_fit_is_bit_reproducible_under_a_seed(fitted, cohort):
-    again = PathwayModel().fit(cohort, draws=200, tune=200, chains=2, random_seed=2, progressbar=False)
-    first, second = fitted.posterior["posterior"].to_dataset(), again.posterior["posterior"].to_dataset()
+@pytest.mark.parametrize("draws", [40, pytest.param(200, marks=pytest.mark.extended)])
+def test_fit_is_bit_reproducible_under_a_seed(cohort, draws):
+    """Two fits of the same cohort with the same seed (the second reuses the compiled model).
+    make test: 40 draws and tuning steps per chain; make test-extended: 200, like ``fitted``."""
+    def fit():
+        return PathwayModel().fit(cohort, draws=draws, tune=draws, chains=2, random_seed=2, progressbar=False)
+    first, second = fit().posterior["posterior"].to_dataset(), fit().posterior["posterior"].to_dataset()
+    assert first.sizes["draw"] == draws and first.sizes["chain"] == 2
     for name in first.data_vars:                 # values, not attributes (sampling time differs)
         np.testing.assert_array_equal(first[name].to_numpy(), second[name].to_numpy(), err_msg=name)
 

@@ -60,7 +60,7 @@ def test_provenance_records_versions_hashes_seed_and_command(demo_report):
     assert prov["seed"] == 1
     command = prov["command"]
     assert command.startswith("relapse-model demo ") and f"--out {demo_report}" in command
-    assert "--draws 150" in command and "--quiet" in command
+    assert "--draws 100" in command and "--quiet" in command
     assert {"relapse-model", "pymc", "arviz", "numpy", "scikit-survival"} <= set(prov["versions"])
     cohort = next(i for i in prov["inputs"] if i["label"].startswith("cohort"))
     assert cohort["sha256"] == file_sha256(COHORTS / "bfm_like.csv")
@@ -75,12 +75,55 @@ def test_banner_matches_the_diagnostics(demo_report):
     assert ('class="banner pass"' in html) == passed
 
 
+@pytest.mark.slow
+@pytest.mark.extended
 def test_same_spec_and_seed_give_identical_tables_and_figures(demo_report, runner, tmp_path):
+    """The demo built a second time (make test-extended; make test builds a smaller report twice, below)."""
     again = _demo(runner, tmp_path / "again")
     first = json.loads((demo_report / "manifest.json").read_text())
     second = json.loads((again / "manifest.json").read_text())
     assert any(k.startswith("figures/data/") for k in first) and any(k.endswith(".png") for k in first)
     assert first == second
+
+
+#: Every stage of the demo (fit, profiles, LOO, posterior-predictive checks, calibration, a trial
+#: with an agent-prior variant, figures) at a small size; the default model, so its code is compiled once.
+SMALL_REPORT = f'''name = "small"
+title = "A small report"
+seed = 3
+[cohort]
+paths = ["bfm_like"]
+[model]
+draws = 30
+tune = 30
+chains = 2
+[checks]
+replicates = 10
+horizons = [36]
+[[trials]]
+spec = "{ROOT / 'reports' / 'trials' / 'go_cd33.toml'}"
+n_trials = 100
+[[agent_prior_variants]]
+name = "sceptical"
+shrink = 0.5
+'''
+
+
+def test_same_report_spec_and_seed_give_identical_tables_and_figures(runner, tmp_path):
+    path = _spec(tmp_path, SMALL_REPORT)
+    manifests = []
+    for folder in ("first", "second"):
+        result = runner.invoke(main, ["report", str(path), "--quiet", "--out", str(tmp_path / folder)])
+        assert result.exit_code == 0, result.output
+        manifests.append(json.loads((tmp_path / folder / "manifest.json").read_text()))
+    first, second = manifests
+    for part in ("tables/effects.csv", "tables/loo.csv", "figures/ppc_risk_group.png",
+                 "figures/calibration_efs_36m.png", "tables/trial_go_cd33_operating_characteristics.csv",
+                 "tables/trial_go_cd33_agent_prior_sensitivity.csv", "figures/trial_go_cd33_curves.png"):
+        assert part in first, part
+    assert any(k.startswith("figures/data/") for k in first)
+    assert first == second
+    assert (tmp_path / "first" / "data" / "fit.nc").is_file()
 
 
 def test_report_holds_no_patient_identifier(demo_report):
@@ -195,9 +238,12 @@ horizons = [24]
     payload = json.loads(result.stdout)
     assert Path(payload["report"]).is_file() and payload["folder"] == str(tmp_path / "build" / "reuse")
     assert payload["passed"] is False  # the session's small fit is too short to pass
+    manifest = tmp_path / "build" / "reuse" / "manifest.json"
+    first = json.loads(manifest.read_text())
     strict = runner.invoke(main, ["report", str(path), "--quiet", "--strict"])
     assert strict.exit_code == 3
     assert "--strict" in strict.output
+    assert json.loads(manifest.read_text()) == first   # rebuilt from the same fit, spec and seed: identical
 
 
 def test_report_refuses_a_fit_of_another_cohort(small_fit_path, tmp_path, runner):
