@@ -559,9 +559,13 @@ def test_simulate_command_exits_2_with_one_line_on_a_bad_master_protocol(small_f
     result = runner.invoke(main, ["simulate", str(spec), "--fit", str(small_fit_path), "--out",
                                   str(tmp_path / "m.nc")])
     assert result.exit_code == 2
-    errors = [line for line in result.stderr.strip().splitlines() if line.startswith("error")]
-    assert len(errors) == 1 and errors[0].startswith("error: pedal_master: key 'routing': ")   # one line
-    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()      # checked before any progress bar or warning is shown
+    assert lines == ["error: pedal_master: a master protocol design needs a fit of the pathway model "
+                     "(relapse-model fit ... --model pathway)"]
+    from relapse_model.simulate.engine import precheck
+    with pytest.raises(InputError, match=r"^pedal_master: key 'routing': "):      # on a pathway fit
+        precheck(HandBuiltPathwayModel(jittered_parameters(5)), parse_spec(
+            __import__("tomllib").loads(text), str(spec)))
 
 
 def test_stratified_cox_equals_lifelines():

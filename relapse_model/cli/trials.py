@@ -102,7 +102,7 @@ def simulate(trial: Path, fit_path: Path, out_path: Path, seed: int, n_trials: i
       relapse-model simulate reports/trials/menin_kmt2a.toml --fit fits/cog.nc --out sim/menin.nc --json
     """
     from relapse_model.models import RelapseModel
-    from relapse_model.simulate.engine import operating_characteristics, simulate_trials, type1_warning
+    from relapse_model.simulate.engine import operating_characteristics, precheck, simulate_trials, type1_warning
     from relapse_model.simulate.spec import load_trial_spec
 
     spec = load_trial_spec(trial)
@@ -112,6 +112,7 @@ def simulate(trial: Path, fit_path: Path, out_path: Path, seed: int, n_trials: i
             raise InputError.single("--out", f"'{out_path}' must be a NetCDF file ending in .nc (the operating "
                                     "characteristics are written beside it as .csv)")
     model = RelapseModel.load(fit_path)
+    precheck(model, spec)                   # refuse a spec the fit cannot run before anything is shown
     passed = warn_failed_fit(model)
     bar, progress = progress_bar("simulating" if not sweep else "sweep", quiet or as_json)
     with OutputLock(out_path), bar:      # a second writer of the same output is refused at once
