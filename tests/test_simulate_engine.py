@@ -51,7 +51,7 @@ def test_agent_effects_act_only_on_its_target_in_the_experimental_arm(small_fit)
     arm = rng.integers(0, 2, (n_trials, n))
     effects = {"gilteritinib": {"cure_or": np.full(n_trials, 0.4), "relapse_hr": np.full(n_trials, -0.5),
                                 "death_hr": np.full(n_trials, 0.2)}}
-    off = engine._arm_offsets(spec, pop, effects, arm, idx)
+    off = engine._arm_offsets(spec.arms, pop, effects, arm, idx)
     acted = (arm == 1) & pop.target["gilteritinib"][idx]
     assert acted.any() and (~acted).any()
     for key, value in (("cure_or", 0.4), ("relapse_hr", -0.5), ("death_hr", 0.2)):

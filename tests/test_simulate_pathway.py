@@ -360,7 +360,8 @@ def test_master_protocol_subtrials_are_the_trials_run_alone_with_shared_draws(mo
     from dataclasses import replace
 
     from relapse_model.cohort.bundled import load_bundled
-    from relapse_model.simulate.master import _child_seed, route, subtrial_results
+    from relapse_model.simulate.engine import child_seed
+    from relapse_model.simulate.master import route, subtrial_results
 
     spec = _master()
     ds = simulate_trials(model, spec, seed=6, n_trials=500)
@@ -373,7 +374,7 @@ def test_master_protocol_subtrials_are_the_trials_run_alone_with_shared_draws(mo
     trial = with_overrides(spec.subtrials[2].trial, {"accrual.rate": spec.screening_rate * shares["cd33"]})
     draws = np.random.default_rng(np.random.SeedSequence(6, spawn_key=(50,))).integers(0, model.params.n_draws, 500)
     pop = replace(prepare_population(model, trial, cohort.subset(assigned == 2)), forced_draws=draws)
-    alone = simulate_trials(model, trial, seed=_child_seed(6, 2), n_trials=500, population=pop, curves=False)
+    alone = simulate_trials(model, trial, seed=child_seed(6, 2), n_trials=500, population=pop, curves=False)
     mine = subtrial_results(ds, "cd33")
     assert np.array_equal(mine["reject"].to_numpy(), alone["reject"].to_numpy())
     assert np.array_equal(mine["draw"].to_numpy(), np.broadcast_to(draws, mine["draw"].shape))

@@ -24,9 +24,11 @@ from relapse_model.cohort.schema import COLUMN
 from relapse_model.errors import InputError
 from relapse_model.simulate.engine import (
     SCENARIOS,
+    child_seed,
     operating_characteristics,
     population_cohort,
     population_label,
+    prefixed,
     prepare_population,
     simulate_trials,
 )
@@ -68,10 +70,6 @@ def route(spec: MasterProtocolSpec, data: pd.DataFrame, seed: int = 0) -> np.nda
     return assigned
 
 
-def _child_seed(seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-
-
 def simulate_master_protocol(model, spec: MasterProtocolSpec, *, seed: int = 0, n_trials: int | None = None,
                              scenarios: tuple[str, ...] = tuple(SCENARIOS), chunk_trials: int = 2000,
                              workers: int = 1, scheduler: str | None = None, cohort: Cohort | None = None,
@@ -106,12 +104,11 @@ def simulate_master_protocol(model, spec: MasterProtocolSpec, *, seed: int = 0, 
         sub_cohort = cohort.subset(assigned == i)
         pop = replace(prepare_population(model, trial, sub_cohort), forced_draws=draws)
         step = None if progress is None else (lambda k, t, i=i: progress(i * t + k, len(spec.subtrials) * t))
-        ds = simulate_trials(model, trial, seed=_child_seed(seed, i), n_trials=n_trials, scenarios=scenarios,
+        ds = simulate_trials(model, trial, seed=child_seed(seed, i), n_trials=n_trials, scenarios=scenarios,
                              chunk_trials=chunk_trials, workers=workers, scheduler=scheduler, population=pop,
                              curves=False, progress=step)
         sub_attrs[sub.name] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in ds.attrs.items()}
-        parts.append(ds.rename({v: f"{sub.name}__{v}" for v in ds.data_vars}
-                               | ({"look": f"{sub.name}__look"} if "look" in ds.dims else {})))
+        parts.append(prefixed(ds, sub.name))
     out = xr.merge(parts, combine_attrs="drop")
     out.attrs.update({"design_kind": "master_protocol", "spec": spec.model_dump_json(by_alias=True, exclude_none=True),
                       "seed": int(seed), "subtrials": json.dumps([s.name for s in spec.subtrials]),

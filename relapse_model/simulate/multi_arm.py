@@ -20,23 +20,21 @@ import xarray as xr
 from scipy import stats
 
 from relapse_model.designs import dunnett_critical_value, dunnett_fwer, flag_type1
-from relapse_model.simulate import analyses, pathway_arms
+from relapse_model.simulate import analyses
 from relapse_model.simulate import mechanics as mech
 from relapse_model.simulate import proportions as prop
 from relapse_model.simulate.engine import (
     BLOCK_TRIALS,
     SCENARIOS,
     Population,
-    _arm_offsets,
-    _assessed_looks,
-    _draw_outcomes,
-    _looks,
-    _relapse_looks,
     block_chunks,
     block_start,
+    effect_columns,
+    patient_offsets,
     population_label,
     prepare_population,
     run_scenarios,
+    trial_outcomes,
 )
 from relapse_model.simulate.spec import MultiArmSpec
 
@@ -61,39 +59,18 @@ def _comparison_z(spec: MultiArmSpec, data, arm: np.ndarray, a: int) -> np.ndarr
     return -analyses.logrank(data.time, data.event, (arm == a).astype(np.int8), data.mask & pair).z
 
 
-def _outcome_looks(spec: MultiArmSpec, pop: Population, rng, draw, idx, entry, offsets, n_trials):
-    """Per look: (data for the comparisons, calendar cut)."""
-    fractions = spec.interim.fractions if spec.interim else [1.0]
-    if pop.kind == "pathway":
-        paths = pathway_arms.trial_paths(pop.params, pop.eta, pop.assessment, rng, draw, idx, offsets)
-        if spec.binary:
-            dropout = mech.dropout_times(rng, idx.shape, spec.dropout.rate)
-            success, known = pathway_arms.binary_outcome(paths, spec.endpoint)
-            success = success & (dropout > known)
-            return [((success, mask), cut) for mask, cut in _assessed_looks(entry + known, fractions,
-                                                                            spec.analysis.max_months)]
-        event_time, cause = pathway_arms.event_times(paths, spec.endpoint)
-    else:
-        event_time, cause = _draw_outcomes(pop, rng, draw, idx, offsets)
-    dropout = mech.dropout_times(rng, idx.shape, spec.dropout.rate)
-    if spec.endpoint == "relapse":
-        counted = np.where(cause == pathway_arms.FAILURE, event_time, np.inf)
-        looks = _relapse_looks(_looks(spec, entry, counted, dropout), event_time, cause)
-    else:
-        looks = _looks(spec, entry, event_time, dropout)
-    return [(lk, lk.cut) for lk in looks]
-
-
 def simulate_block(spec: MultiArmSpec, pop: Population, crit: float, seed: int, scenario: str, block: int,
                    n_trials: int) -> dict[str, np.ndarray]:
     """Simulate and judge ``n_trials`` multi-arm trials (one block) of one scenario."""
     n, k = spec.sample_size, len(spec.arms) - 1
     rng, draw, effects, idx, entry = block_start(spec, pop, seed, scenario, block, n_trials, n)
     arm = mech.allocate_arms(rng, n_trials, n, spec.ratio)
-    offsets = _arm_offsets(spec, pop, effects, arm, idx)
-    if pop.kind == "pathway":
-        offsets["response_or"] += spec.population.drift_response_log_or
-    looks = _outcome_looks(spec, pop, rng, draw, idx, entry, offsets, n_trials)
+    outcomes = trial_outcomes(spec, pop, rng, draw, idx, entry,
+                              patient_offsets(spec.arms, spec.population, pop, effects, arm, idx))
+    if spec.binary:
+        looks = [((outcomes.success, mask), cut) for mask, cut in outcomes.looks]
+    else:
+        looks = [(lk, lk.cut) for lk in outcomes.looks]
     futility = list(spec.interim.futility) if spec.interim else []
     active = np.ones((n_trials, k), dtype=bool)
     dropped_at = np.full((n_trials, k), np.inf)      # calendar time an arm stops enrolling
@@ -113,11 +90,7 @@ def simulate_block(spec: MultiArmSpec, pop: Population, crit: float, seed: int, 
     enrolled = entry <= limit[np.arange(n_trials)[:, None], arm]
     result = {"reject": reject, "dropped": np.isfinite(dropped_at), "any_reject": reject.any(axis=1),
               "n_enrolled": enrolled.sum(axis=1).astype(np.int64), "duration": final_cut, "z": z, "draw": draw}
-    for name in pop.agents:
-        for effect in pathway_arms.OFFSET_OF_EFFECT if pop.kind == "pathway" else ("cure_or", "relapse_hr",
-                                                                                     "death_hr"):
-            result[f"{name}.{effect}"] = effects[name][effect]
-    return result
+    return result | effect_columns(pop, effects)
 
 
 def run_blocks(spec: MultiArmSpec, pop: Population, crit: float, seed: int, scenario: str, n_trials: int,

@@ -19,7 +19,9 @@ import xarray as xr
 
 from relapse_model.simulate.engine import (
     SCENARIOS,
+    child_seed,
     operating_characteristics,
+    prefixed,
     prepare_population,
     simulate_trials,
 )
@@ -27,10 +29,6 @@ from relapse_model.simulate.spec import ProgrammeSpec
 
 _MEANING = {"assurance": "programme assurance (effects from agent priors)",
             "power": "effects at their prior medians", "no_effect": "no effect: a false-positive programme"}
-
-
-def _child_seed(seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 def simulate_programme(model, spec: ProgrammeSpec, *, seed: int = 0, n_trials: int | None = None,
@@ -57,14 +55,12 @@ def simulate_programme(model, spec: ProgrammeSpec, *, seed: int = 0, n_trials: i
     for phase, trial, pop, index in (("phase2", spec.phase2, pop2, 2), ("phase3", spec.phase3, pop3, 3)):
         forced = replace(pop, forced_draws=draws, forced_effects=effects)
         step = None if progress is None else (lambda k, t, i=index - 2: progress(i * t + k, 2 * t))
-        ds = simulate_trials(model, trial, seed=_child_seed(seed, index), n_trials=n_trials, scenarios=scenarios,
+        ds = simulate_trials(model, trial, seed=child_seed(seed, index), n_trials=n_trials, scenarios=scenarios,
                              chunk_trials=chunk_trials, workers=workers, scheduler=scheduler, population=forced,
                              curves=False, progress=step)
         oc = operating_characteristics(ds)
         parts.append((phase, ds, oc))
-    out = xr.merge([ds.rename({v: f"{phase}__{v}" for v in ds.data_vars}
-                              | ({"look": f"{phase}__look"} if "look" in ds.dims else {}))
-                    for phase, ds, _ in parts], combine_attrs="drop")
+    out = xr.merge([prefixed(ds, phase) for phase, ds, _ in parts], combine_attrs="drop")
     out["phase2__go"] = out["phase2__reject"]
     phase_attrs = {phase: {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in ds.attrs.items()}
                    for phase, ds, _ in parts}

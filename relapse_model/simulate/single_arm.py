@@ -40,6 +40,8 @@ from relapse_model.simulate.engine import (
     Population,
     block_chunks,
     block_start,
+    effect_columns,
+    patient_offsets,
     population_label,
     prepare_population,
     run_scenarios,
@@ -127,12 +129,7 @@ def simulate_block(spec: SingleArmSpec, pop: Population, bounds: Boundaries, see
     """Simulate and judge ``n_trials`` single-arm trials (one block) of one scenario."""
     n = bounds.n
     rng, draw, effects, idx, entry = block_start(spec, pop, seed, scenario, block, n_trials, n)
-    offsets = {e: np.zeros(idx.shape) for e in pathway_arms.OFFSET_OF_EFFECT}
-    offsets["response_or"] += spec.population.drift_response_log_or
-    for agent, sign in [(x, 1.0) for x in spec.arm.add] + [(x, -1.0) for x in spec.arm.remove]:
-        on = pop.target[agent][idx]
-        for effect in offsets:
-            offsets[effect] += sign * on * effects[agent][effect][:, None]
+    offsets = patient_offsets([spec.arm], spec.population, pop, effects, np.zeros(idx.shape, np.int8), idx)
     paths = pathway_arms.trial_paths(pop.params, pop.eta, pop.assessment, rng, draw, idx, offsets)
     success, known = pathway_arms.binary_outcome(paths, spec.endpoint)
     dropout = mech.dropout_times(rng, (n_trials, n), spec.dropout.rate)
@@ -158,10 +155,7 @@ def simulate_block(spec: SingleArmSpec, pop: Population, bounds: Boundaries, see
               "duration": cuts[rows, stop], "n_enrolled": n_at.astype(np.int64),
               "events": counts[rows, stop].astype(np.int64), "response_rate": counts[rows, stop] / n_at,
               "early_death_share": pathway_arms.early_death_share(paths), "draw": draw}
-    for name in pop.agents:
-        for effect in pathway_arms.OFFSET_OF_EFFECT:
-            result[f"{name}.{effect}"] = effects[name][effect]
-    return result
+    return result | effect_columns(pop, effects)
 
 
 def run_blocks(spec: SingleArmSpec, pop: Population, bounds: Boundaries, seed: int, scenario: str,
