@@ -282,3 +282,18 @@ def test_a_population_without_a_column_the_trial_needs_is_refused(small_fit, tmp
     with pytest.raises(InputError, match=r"go_cd33: agent gemtuzumab_ozogamicin \(target\) needs column "
                                          r"'cd33_positive', which the population cohort .*no_cd33.csv does not record"):
         prepare_population(small_fit, spec)
+
+
+def test_efs_borrowing_on_the_one_step_model_keeps_alpha_without_drift_and_inflates_it_with_drift(small_fit):
+    def null(weight, drift):
+        spec = _spec("efs_borrowing", **{"analysis.borrowing.weight": weight, "population.drift_log_hr": drift})
+        ds = simulate_trials(small_fit, spec, seed=6, n_trials=1000, scenarios=("no_effect",), curves=False)
+        return ds, operating_characteristics(ds).iloc[0]
+
+    ds, calm = null(0.9, 0.0)
+    assert calm["P(success)"] < 0.025 + 3 * np.sqrt(0.025 * 0.975 / 1000)
+    assert calm["prior-data conflict (p < 0.05)"] < 0.1
+    assert ds.attrs["control_prior_ess_unit"] == "events" and ds.attrs["informative_prior_ess"] > 20
+    _, vague = null(0.0, -0.4)
+    _, borrowed = null(0.9, -0.4)
+    assert borrowed["P(success)"] > vague["P(success)"] + 0.05

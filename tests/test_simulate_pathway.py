@@ -463,8 +463,59 @@ def test_borrowing_under_drift_shows_type_one_inflation_and_conflict(model):
 def test_bad_borrowing_names_the_key(changes, message):
     with pytest.raises(InputError, match=message):
         _borrowing_trial(**changes)
-    with pytest.raises(InputError, match="analysis.borrowing is for response endpoints in this version"):
-        _two_arm(**{"analysis.primary": "bayes", "analysis.borrowing": {"weight": 0.5}})
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"analysis.primary": "cox"}, "analysis.borrowing gives the control arm a prior: it needs primary = 'bayes'"),
+    ({"analysis.borrowing": {"weight": 0.5, "vague": [2, 2]}}, "analysis.borrowing.vague is the Beta prior"),
+    ({"analysis.borrowing": {"weight": 0.5, "edges": [0, 6, 6]}}, "edges = .*must start at 0, increase"),
+    ({"stratify": "early_relapse"}, "unstratified piecewise-exponential analysis: leave out stratify"),
+])
+def test_bad_time_to_event_borrowing_names_the_key(changes, message):
+    with pytest.raises(InputError, match=message):
+        _efs_borrowing(**changes)
+    with pytest.raises(InputError, match="edges and vague_events are for time-to-event endpoints"):
+        _borrowing_trial(**{"analysis.borrowing": {"weight": 0.5, "vague_events": 2.0}})
+
+
+def _efs_borrowing(**changes):
+    return _two_arm(**{"analysis.primary": "bayes", "allocation": [1, 2], "analysis.borrowing": {"weight": 0.9},
+                       **changes})
+
+
+def test_efs_borrowing_weight_zero_agrees_with_the_cox_rule_and_records_the_prior(model):
+    plain = simulate_trials(model, _efs_borrowing(**{"analysis.borrowing": None}), seed=3, n_trials=500,
+                            curves=False, scenarios=("power", "no_effect"))
+    zero = simulate_trials(model, _efs_borrowing(**{"analysis.borrowing": {"weight": 0.0}}), seed=3, n_trials=500,
+                           curves=False, scenarios=("power", "no_effect"))
+    for key in ("events", "n_enrolled", "log_hr"):        # the same trials, analysed differently
+        assert np.array_equal(plain[key].to_numpy(), zero[key].to_numpy(), equal_nan=True), key
+    assert (plain["reject"] == zero["reject"]).mean() > 0.95
+    assert float(abs(plain["prob_benefit"] - zero["prob_benefit"]).mean()) < 0.03
+    assert zero.attrs["control_prior_ess"] == pytest.approx(1.0) and zero.attrs["informative_prior_ess"] > 100
+    assert zero.attrs["control_prior_ess_unit"] == "events" and len(zero.attrs["control_prior_hazards"]) == 5
+    from relapse_model.report.design import design_table
+    table = design_table(_efs_borrowing(**{"analysis.borrowing": {"weight": 0.0}}), zero.attrs).set_index("design")
+    assert table.loc["analysis", "value"].startswith("piecewise-exponential proportional-hazards model")
+    assert "weight 0 on its posterior of the standard-care hazards on the pieces 0-3, 3-6" in table.loc[
+        "control arm's analysis prior", "value"] and "worth 1 event; ESS of the mixture 1.0 events" in table.loc[
+        "control arm's analysis prior", "value"]
+
+
+def test_efs_borrowing_under_drift_shows_type_one_inflation_and_conflict(model):
+    def null(weight, drift):
+        spec = _efs_borrowing(**{"analysis.borrowing": {"weight": weight}, "population.drift_log_hr": drift})
+        oc = operating_characteristics(simulate_trials(model, spec, seed=4, n_trials=2000, scenarios=("no_effect",),
+                                                       curves=False)).iloc[0]
+        return oc["P(success)"], oc["prior-data conflict (p < 0.05)"]
+
+    vague, _ = null(0.0, -0.3)
+    borrowed, _ = null(0.9, -0.3)           # the current control does better than the model says
+    assert vague < 0.025 + 3 * np.sqrt(0.025 * 0.975 / 2000) and borrowed > vague + 0.08
+    calm_rate, calm = null(0.9, 0.0)
+    assert calm_rate < 0.025 + 3 * np.sqrt(0.025 * 0.975 / 2000) and calm < 0.08
+    _, conflict = null(0.9, 0.4)
+    assert conflict > calm + 0.05
 
 
 def _mams(**changes):

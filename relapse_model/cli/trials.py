@@ -134,6 +134,9 @@ def simulate(trial: Path, fit_path: Path, out_path: Path, seed: int, n_trials: i
         out.print(f"virtual patients: {ds.attrs['population']}; routed to the subtrials: {shares}", markup=False)
     elif not sweep and not (quiet or as_json):
         out.print(f"virtual patients: {ds.attrs['population']}; endpoint: {ds.attrs['endpoint']}", markup=False)
+        if getattr(getattr(spec, "analysis", None), "borrowing", None) is not None:
+            from relapse_model.report.design import borrowing_text
+            out.print(f"control prior: {borrowing_text(spec, ds.attrs)}", markup=False)
         if ds.attrs.get("design_kind") == "single_arm":
             source = ("the model's standard-care rate, 95% interval "
                       f"{ds.attrs['standard_care_rate_lower']:.3f}-{ds.attrs['standard_care_rate_upper']:.3f}"

@@ -36,12 +36,35 @@ def _bayes_rule(a, quantity: str, attrs: dict | None) -> str:
     return f"success if {quantity} >= a threshold calibrated to one-sided alpha {a.alpha:g}{shown}"
 
 
+def borrowing_text(spec: TrialSpec, attrs: dict | None = None) -> str:
+    """The control arm's borrowed analysis prior in words ("" without borrowing); ``attrs`` of the
+    simulation results add its effective sample sizes."""
+    b = getattr(spec.analysis, "borrowing", None)
+    if b is None:
+        return ""
+    attrs = attrs or {}
+    unit = attrs.get("control_prior_ess_unit", "events" if not spec.binary else "patients")
+    informative = f" (ESS {attrs['informative_prior_ess']:.0f} {unit})" if "informative_prior_ess" in attrs else ""
+    mixture = f"; ESS of the mixture {attrs['control_prior_ess']:.1f} {unit}" if "control_prior_ess" in attrs else ""
+    if spec.binary:
+        what = "its posterior of the standard-care response rate in the trial's population as a Beta mixture"
+        vague = f"a vague Beta({b.vague[0]:g}, {b.vague[1]:g})"
+    else:
+        pieces = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in zip(b.edges[:-1], b.edges[1:]))
+        what = (f"its posterior of the standard-care hazards on the pieces {pieces} months in the trial's "
+                "population as a Gamma mixture")
+        vague = f"a vague component worth {b.vague_events:g} event{'s' if b.vague_events != 1 else ''}"
+    return f"borrowed from the fitted model: weight {b.weight:g} on {what}{informative}, {1 - b.weight:g} on {vague}" \
+        + mixture
+
+
 def _analysis(spec: TrialSpec, attrs: dict | None = None) -> str:
     a = spec.analysis
     if spec.binary:
         test = ("Cochran-Mantel-Haenszel test stratified by " + spec.stratify if spec.stratify and
                 a.primary == "proportions" else _TESTS[a.primary])
-        rule = (_bayes_rule(a, "P(higher response rate)", attrs) + " (uniform priors)" if a.primary == "bayes"
+        priors = " (uniform priors)" if a.borrowing is None else " (uniform prior on the experimental rate)"
+        rule = (_bayes_rule(a, "P(higher response rate)", attrs) + priors if a.primary == "bayes"
                 else f"one-sided alpha {a.alpha:g}")
         return f"{test}, {rule}, when every patient has been assessed (at most {a.max_months:g} months)"
     when = (f"after {a.events} events" if a.timing == "events" else f"{a.months:g} months after the first patient")
@@ -51,6 +74,9 @@ def _analysis(spec: TrialSpec, attrs: dict | None = None) -> str:
         rule = f"one-sided alpha {a.alpha:g}"
     test = (f"{'log-rank test' if a.primary == 'logrank' else _TESTS[a.primary]} stratified by {spec.stratify}"
             if spec.stratify else _TESTS[a.primary])
+    if a.borrowing is not None:
+        test = (f"piecewise-exponential proportional-hazards model (pieces up to {a.borrowing.edges[-1]:g} months, "
+                "flat prior on log HR)")
     return f"{test}, {rule}, {when} (at most {a.max_months:g} months)"
 
 
@@ -184,6 +210,8 @@ def design_table(spec: TrialSpec, attrs: dict | None = None) -> pd.DataFrame:
         ("analysis", _analysis(spec, attrs)),
         ("interim looks", _looks(spec)),
     ]
+    if spec.analysis.borrowing is not None:
+        rows.append(("control arm's analysis prior", borrowing_text(spec, attrs)))
     return pd.DataFrame(rows, columns=["design", "value"])
 
 
@@ -216,6 +244,11 @@ def plain_language(oc: pd.DataFrame, spec: TrialSpec) -> list[str]:
         else:
             out.append(f"If {added} had no effect, the trial would still declare benefit with probability "
                        f"{_pct(p)} (type-I error; its design states one-sided {spec.analysis.alpha:g}).")
+            if "prior-data conflict (p < 0.05)" in oc.columns:
+                out.append(f"The control arm's data conflicted with the prior borrowed from the model (Box's p < 0.05) "
+                           f"in {_pct(row[oc.columns.get_loc('prior-data conflict (p < 0.05)')])} of these trials; "
+                           "if today's standard care does better than the model says, borrowing inflates the "
+                           "type-I error (see the drift sweep).")
     return out
 
 

@@ -447,3 +447,28 @@ def bayes_prob_benefit(log_hr: np.ndarray | float, se: np.ndarray | float,
         prec = 1.0 / se**2 + prior_prec
         mean = (log_hr / se**2 + prior_mean * prior_prec) / prec
         return stats.norm.cdf(-mean * np.sqrt(prec))
+
+
+class PiecewiseCounts(NamedTuple):
+    """Events and exposure (months) of each arm on each piece of follow-up, shape (n_trials, K)."""
+
+    events0: np.ndarray
+    exposure0: np.ndarray
+    events1: np.ndarray
+    exposure1: np.ndarray
+
+
+def piecewise_counts(time: np.ndarray, event: np.ndarray, arm: np.ndarray, mask: np.ndarray | None,
+                     edges) -> PiecewiseCounts:
+    """Events and exposure per arm on the pieces ``[edges[k], edges[k + 1])`` of follow-up: the
+    sufficient statistics of a piecewise-exponential model. Follow-up after the last edge is
+    not counted (an event there is not an event of any piece)."""
+    time, event, arm, valid = _check(time, event, arm, mask)
+    e = np.asarray(edges, dtype=float)
+    t = np.where(valid, np.nan_to_num(time, nan=0.0), 0.0)
+    exposure = np.clip(t[..., None] - e[:-1], 0.0, np.diff(e))                   # (T, N, K)
+    piece = np.searchsorted(e, t, side="right") - 1
+    hit = (event & valid)[..., None] & (piece[..., None] == np.arange(len(e) - 1))
+    on1 = arm[..., None]                                                       # _check: arm == 1
+    return PiecewiseCounts((hit & ~on1).sum(1).astype(float), (exposure * (valid[..., None] & ~on1)).sum(1),
+                           (hit & on1).sum(1).astype(float), (exposure * (valid[..., None] & on1)).sum(1))

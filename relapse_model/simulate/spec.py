@@ -75,22 +75,40 @@ BINARY_ENDPOINTS = ("response", "mrd_negative_response")
 Endpoint = Literal["efs", "os", "relapse", "response", "mrd_negative_response"]
 
 
+#: Piece boundaries (months) of the piecewise-exponential analysis of time-to-event borrowing.
+DEFAULT_BORROWING_EDGES = (0.0, 3.0, 6.0, 12.0, 24.0, 60.0)
+
+
 class Borrowing(StrictModel):
     """``[analysis.borrowing]``: the control arm's analysis prior borrowed from the fitted model.
 
-    The model's posterior of the standard-care response rate in the trial's eligible population
-    is approximated by a mixture of ``components`` Beta distributions and robustified: ``weight``
-    on it, ``1 - weight`` on the vague Beta(``vague``); ``weight = 0`` is no borrowing.
+    Response endpoints: the model's posterior of the standard-care response rate in the trial's
+    eligible population is approximated by a mixture of ``components`` Beta distributions and
+    robustified: ``weight`` on it, ``1 - weight`` on the vague Beta(``vague``).
+
+    Time-to-event endpoints: the analysis is a piecewise-exponential proportional-hazards model
+    on the pieces between ``edges`` (months; follow-up after the last edge is not used); the
+    model's posterior of the standard-care hazard of each piece in the eligible population is
+    approximated by a mixture of ``components`` products of Gammas and robustified with a vague
+    component that has the same mean hazards and ``vague_events`` prior events in all.
+
+    ``weight = 0`` is no borrowing: the vague prior alone.
     """
 
     weight: float = Field(ge=0, le=1)
     vague: tuple[float, float] = (1.0, 1.0)
     components: int = Field(default=2, ge=1, le=4)
+    edges: tuple[float, ...] = DEFAULT_BORROWING_EDGES
+    vague_events: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
     def _vague(self) -> Borrowing:
         if min(self.vague) <= 0:
             raise ValueError(f"vague = {list(self.vague)}: both Beta parameters must be > 0")
+        e = self.edges
+        if len(e) < 2 or e[0] != 0 or any(b <= a for a, b in zip(e, e[1:])) or not np.isfinite(e[-1]):
+            raise ValueError(f"edges = {list(e)}: piece boundaries must start at 0, increase and end at a finite "
+                             "horizon (months)")
         return self
 
 
@@ -176,6 +194,9 @@ class PopulationSpec(StrictModel):
     #: drift between the fitted (historical) and the current control, to see type-I inflation
     #: of borrowing; 0 = the model is right
     drift_response_log_or: float = 0.0
+    #: the current standard of care's log hazard ratio of relapse and of death without relapse
+    #: against the model's (cure and response unchanged): a drift for time-to-event borrowing
+    drift_log_hr: float = 0.0
 
 
 class TrialSpec(StrictModel):
@@ -220,6 +241,9 @@ class TrialSpec(StrictModel):
         if self.stratify is not None and self.analysis.primary == "rmst" and self.endpoint in TIME_TO_EVENT_ENDPOINTS:
             raise ValueError(f"analysis.primary = 'rmst' has no stratified form here: with stratify = "
                              f"'{self.stratify}' use 'logrank' (stratified log-rank), 'cox' or 'bayes' (stratified Cox)")
+        if self.stratify is not None and self.analysis.borrowing is not None and not self.binary:
+            raise ValueError(f"analysis.borrowing on endpoint '{self.endpoint}' uses an unstratified piecewise-"
+                             f"exponential analysis: leave out stratify = '{self.stratify}' or the borrowing")
         if self.analysis.events is not None and self.analysis.events > self.sample_size:
             raise ValueError("analysis.events cannot exceed sample_size")
         accrual = self.accrual.months_to_enrol(self.sample_size)
@@ -257,6 +281,9 @@ def check_endpoint_analysis(endpoint: str, a: Analysis) -> None:
                              f"'{endpoint}' takes 'proportions' or 'bayes'")
         if a.borrowing is not None and a.primary != "bayes":
             raise ValueError("analysis.borrowing gives the control arm a prior: it needs primary = 'bayes'")
+        if a.borrowing is not None and (a.borrowing.edges != DEFAULT_BORROWING_EDGES or a.borrowing.vague_events != 1):
+            raise ValueError(f"analysis.borrowing.edges and vague_events are for time-to-event endpoints; endpoint "
+                             f"'{endpoint}' takes vague (a Beta prior)")
         if np.isfinite(a.bayes_prior_sd):
             raise ValueError("analysis.bayes_prior_sd (a prior on the log hazard ratio) does not apply to "
                              f"endpoint '{endpoint}': its Bayesian rule uses uniform priors on both rates")
@@ -267,8 +294,11 @@ def check_endpoint_analysis(endpoint: str, a: Analysis) -> None:
     if a.primary == "proportions":
         raise ValueError(f"analysis.primary = 'proportions' is for response endpoints, not '{endpoint}'")
     if a.borrowing is not None:
-        raise ValueError(f"analysis.borrowing is for response endpoints in this version, not '{endpoint}' "
-                         "(borrowing for time-to-event endpoints is not implemented)")
+        if a.primary != "bayes":
+            raise ValueError("analysis.borrowing gives the control arm a prior: it needs primary = 'bayes'")
+        if tuple(a.borrowing.vague) != (1.0, 1.0):      # a default left as it is cannot be told from unset
+            raise ValueError(f"analysis.borrowing.vague is the Beta prior of a response rate; endpoint '{endpoint}' "
+                             "takes vague_events (the vague component's prior events)")
 
 
 class MultiArmSpec(StrictModel):
