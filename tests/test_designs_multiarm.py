@@ -7,6 +7,7 @@ import pytest
 from scipy import integrate, stats
 
 from relapse_model.designs import dunnett_critical_value, dunnett_fwer, simulate_mams
+from relapse_model.designs.multiarm import mams_efficacy_bounds, mams_fwer
 from relapse_model.errors import InputError
 
 # Dunnett C.W. (1955) JASA 50:1096-1121, Table 1a: one-sided alpha = 0.05, infinite degrees of
@@ -112,3 +113,28 @@ def test_reproducible_under_seed():
 def test_bad_input(call, message):
     with pytest.raises(InputError, match=message):
         call()
+
+
+@pytest.mark.parametrize("fractions, shape, published", [
+    # Jennison & Turnbull (2000), Tables 2.1 and 2.3: Pocock C_P and O'Brien-Fleming C_B for
+    # two-sided 0.05 with equal group sizes (one-sided 0.025 agrees to the 3 decimals shown)
+    ([0.5, 1.0], "pocock", [2.178, 2.178]),
+    ([1 / 3, 2 / 3, 1.0], "pocock", [2.289] * 3),
+    ([0.5, 1.0], "obf", [1.977 * np.sqrt(2), 1.977]),
+    ([1 / 3, 2 / 3, 1.0], "obf", [2.004 * np.sqrt(3), 2.004 * np.sqrt(1.5), 2.004]),
+])
+def test_mams_bounds_with_one_arm_are_the_published_group_sequential_bounds(fractions, shape, published):
+    assert np.allclose(mams_efficacy_bounds(fractions, 0.025, 1, shape=shape), published, atol=0.008)
+
+
+def test_mams_bounds_with_one_look_are_dunnett_and_keep_the_fwer_in_a_binary_mams_simulation():
+    assert mams_efficacy_bounds([1.0], 0.025, 3)[0] == pytest.approx(dunnett_critical_value(0.025, 3))
+    bounds = mams_efficacy_bounds([0.5, 1.0], 0.025, 3, shape="triangular")
+    assert bounds[0] > bounds[1] > dunnett_critical_value(0.025, 3)
+    assert mams_fwer(bounds, [0.5, 1.0], 3) == pytest.approx(0.025, abs=0.0006)       # other paths
+    sim = simulate_mams(0.3, [0.3, 0.3, 0.3], [150, 150], [-np.inf, -np.inf], bounds, n_sim=40_000, seed=3)
+    assert abs(sim.fwer - 0.025) < 3 * np.sqrt(0.025 * 0.975 / 40_000), sim.fwer
+    with pytest.raises(InputError, match="fractions .* must increase"):
+        mams_efficacy_bounds([0.5, 0.4, 1.0], 0.025, 2)
+    with pytest.raises(InputError, match="shape 'linear' is not one of"):
+        mams_efficacy_bounds([0.5, 1.0], 0.025, 2, shape="linear")

@@ -550,12 +550,37 @@ def test_multi_arm_allocation_and_arm_dropping(model):
     assert float(harsh["duration"].mean()) < float(full["duration"].mean())
 
 
+def test_multi_arm_efficacy_stopping_keeps_the_family_wise_error_and_stops_arms_early(model):
+    from relapse_model.designs.multiarm import mams_efficacy_bounds
+
+    spec = _mams(efficacy_stopping="obf", sample_size=400, **{"interim.fractions": [0.5, 1.0],
+                                                              "interim.futility": None})
+    null = simulate_trials(model, spec, seed=8, n_trials=4000, scenarios=("no_effect",))
+    bounds = null.attrs["efficacy_bounds"]
+    assert np.allclose(bounds, mams_efficacy_bounds([0.5, 1.0], 0.025, 3, 1.0, "obf"))
+    assert bounds[0] > bounds[1] > 2.0 and null.attrs["analytic_fwer"] == pytest.approx(0.025, abs=0.001)
+    simulated = float(null["any_reject"].mean())
+    assert abs(simulated - 0.025) < 3 * np.sqrt(0.025 * 0.975 / 4000), simulated
+    power = simulate_trials(model, spec, seed=8, n_trials=500, scenarios=("power",))
+    early = power["stopped_for_efficacy"].to_numpy()
+    assert early.any() and np.all(power["reject"].to_numpy()[early])      # declared at the interim
+    z0 = power["z"].isel(look=0).to_numpy()
+    assert np.array_equal(early[0], z0[0] >= bounds[0])
+    full = simulate_trials(model, _mams(sample_size=400, **{"interim.futility": [-10.0]}), seed=8, n_trials=500,
+                           scenarios=("power",))
+    assert float(power["n_enrolled"].mean()) < float(full["n_enrolled"].mean())   # stopped arms enrol no more
+    from relapse_model.report.design import design_table
+    looks = design_table(spec, power.attrs).set_index("design").loc["interim looks", "value"]
+    assert f"declared and stops when its z >= {bounds[0]:.3f} (obf shape" in looks
+
+
 @pytest.mark.parametrize("changes, message", [
+    ({"efficacy_stopping": "pocock", "interim": None}, "efficacy_stopping = 'pocock' stops arms at interim looks"),
     ({"arms": [{"name": "a"}, {"name": "b"}]}, "key 'arms': List should have at least 3 items"),
     ({"allocation": [1, 1]}, "allocation needs one positive integer per arm"),
     ({"allocation": [2, 1, 1, 2]}, "multiplicity = 'dunnett' needs the same allocation"),
     ({"analysis.primary": "bayes"}, "a multi-arm trial takes 'proportions'"),
-    ({"interim.futility": None}, "give interim.futility"),
+    ({"interim.futility": None}, "give interim.futility or efficacy_stopping"),
 ])
 def test_bad_multi_arm_trials_name_the_key(changes, message):
     with pytest.raises(InputError, match=message):

@@ -30,6 +30,8 @@ def _multi_arm_view(table: pd.DataFrame) -> pd.DataFrame:
         row = {"arm": arm}
         for scenario in by.index:
             row[scenario] = f"{by.loc[scenario, 'P(success)']:.3f} ({by.loc[scenario, 'MC SE']:.3f})"
+        if "stopped for efficacy" in by and "power" in by.index and arm != "any arm":
+            row["early win (power)"] = by.loc["power", "stopped for efficacy"]
         if "no_effect" in by.index:
             row["dropped (no effect)"] = by.loc["no_effect", "dropped"]
             if arm == "any arm":

@@ -155,9 +155,15 @@ def multi_arm_design_table(spec: MultiArmSpec, attrs: dict) -> pd.DataFrame:
     crit = attrs.get("critical_value")
     rule = {"dunnett": "Dunnett's critical value", "bonferroni": "Bonferroni's critical value",
             "none": "no multiplicity correction"}[spec.multiplicity]
-    looks = "one analysis" if spec.interim is None else (
-        "interim looks at " + ", ".join(f"{f:.0%}" for f in spec.interim.fractions[:-1]) + " of the information, "
-        "dropping an arm when its z < " + ", ".join(f"{z:g}" for z in spec.interim.futility))
+    looks = "one analysis"
+    if spec.interim is not None:
+        looks = "interim looks at " + ", ".join(f"{f:.0%}" for f in spec.interim.fractions[:-1]) + " of the information"
+        if spec.interim.futility is not None:
+            looks += ", dropping an arm when its z < " + ", ".join(f"{z:g}" for z in spec.interim.futility)
+        bounds = attrs.get("efficacy_bounds")
+        if spec.efficacy_stopping != "none" and bounds is not None:
+            looks += (f"; an arm is declared and stops when its z >= {', '.join(f'{z:.3f}' for z in bounds[:-1])} "
+                      f"({spec.efficacy_stopping} shape; futility non-binding)")
     rows = [
         ("arms (control first)", " vs ".join(a.name for a in spec.arms)),
         ("allocation", ":".join(str(r) for r in spec.ratio) + " (permuted blocks)"),

@@ -7,7 +7,10 @@ an interim look enrols nobody afterwards (its later patients are not counted in 
 size) and cannot be declared; the final test uses a critical value keeping the family-wise
 error at ``alpha`` under the global null (:func:`relapse_model.designs.dunnett_critical_value`
 or Bonferroni), and the analytic Dunnett family-wise error of that value is reported beside
-the simulated one. Reproducibility as in :mod:`.engine`.
+the simulated one. With efficacy stopping an arm crossing its look's bound
+(:func:`relapse_model.designs.multiarm.mams_efficacy_bounds`) is declared there and stops
+enrolling; the bounds' family-wise error under the normal law of the z-statistics is reported
+instead. Reproducibility as in :mod:`.engine`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import xarray as xr
 from scipy import stats
 
 from relapse_model.designs import dunnett_critical_value, dunnett_fwer, flag_type1
+from relapse_model.designs.multiarm import mams_efficacy_bounds, mams_fwer
 from relapse_model.simulate import analyses
 from relapse_model.simulate import mechanics as mech
 from relapse_model.simulate import proportions as prop
@@ -44,10 +48,23 @@ _MEANING = {"assurance": "assurance (effects from agent priors)", "power": "powe
 
 def critical_value(spec: MultiArmSpec) -> float:
     """The final look's critical z of every comparison."""
+    return float(efficacy_bounds(spec)[-1])
+
+
+def efficacy_bounds(spec: MultiArmSpec) -> np.ndarray:
+    """The efficacy bound of every look (``inf`` at interims without efficacy stopping): Dunnett's
+    or the generalised-Dunnett MAMS bounds for k arms, or those of one comparison at alpha / k
+    (Bonferroni) or alpha (no correction)."""
     k, alpha = len(spec.arms) - 1, spec.analysis.alpha
-    if spec.multiplicity == "dunnett":
-        return dunnett_critical_value(alpha, k, spec.ratio[1] / spec.ratio[0])
-    return float(stats.norm.isf(alpha / k if spec.multiplicity == "bonferroni" else alpha))
+    looks = len(spec.interim.fractions) if spec.interim else 1
+    arms, level = (k, alpha) if spec.multiplicity == "dunnett" else (1, alpha / k if spec.multiplicity ==
+                                                                     "bonferroni" else alpha)
+    ratio = spec.ratio[1] / spec.ratio[0] if spec.multiplicity == "dunnett" else 1.0
+    if spec.efficacy_stopping == "none":
+        final = (dunnett_critical_value(level, arms, ratio) if spec.multiplicity == "dunnett"
+                 else float(stats.norm.isf(level)))
+        return np.concatenate([np.full(looks - 1, np.inf), [final]])
+    return mams_efficacy_bounds(spec.interim.fractions, level, arms, ratio, spec.efficacy_stopping)
 
 
 def _comparison_z(spec: MultiArmSpec, data, arm: np.ndarray, a: int) -> np.ndarray:
@@ -59,7 +76,7 @@ def _comparison_z(spec: MultiArmSpec, data, arm: np.ndarray, a: int) -> np.ndarr
     return -analyses.logrank(data.time, data.event, (arm == a).astype(np.int8), data.mask & pair).z
 
 
-def simulate_block(spec: MultiArmSpec, pop: Population, crit: float, seed: int, scenario: str, block: int,
+def simulate_block(spec: MultiArmSpec, pop: Population, bounds: np.ndarray, seed: int, scenario: str, block: int,
                    n_trials: int) -> dict[str, np.ndarray]:
     """Simulate and judge ``n_trials`` multi-arm trials (one block) of one scenario."""
     n, k = spec.sample_size, len(spec.arms) - 1
@@ -71,32 +88,39 @@ def simulate_block(spec: MultiArmSpec, pop: Population, crit: float, seed: int, 
         looks = [((outcomes.success, mask), cut) for mask, cut in outcomes.looks]
     else:
         looks = [(lk, lk.cut) for lk in outcomes.looks]
-    futility = list(spec.interim.futility) if spec.interim else []
+    futility = list(spec.interim.futility) if spec.interim and spec.interim.futility else [-np.inf] * len(looks)
     active = np.ones((n_trials, k), dtype=bool)
-    dropped_at = np.full((n_trials, k), np.inf)      # calendar time an arm stops enrolling
+    stopped_at = np.full((n_trials, k), np.inf)      # calendar time an arm stops enrolling
+    early_win = np.zeros((n_trials, k), dtype=bool)
+    dropped = np.zeros((n_trials, k), dtype=bool)
     z = np.empty((n_trials, len(looks), k))
     for j, (data, cut) in enumerate(looks):
         for a in range(1, k + 1):
             z[:, j, a - 1] = _comparison_z(spec, data, arm, a)
         if j < len(looks) - 1:
-            drop = active & ~(np.nan_to_num(z[:, j], nan=-np.inf) >= futility[j])
-            dropped_at = np.where(drop, cut[:, None], dropped_at)
-            active &= ~drop
-    # a trial whose arms were all dropped ends when the last one was
-    last_drop = np.where(np.isfinite(dropped_at), dropped_at, -np.inf).max(axis=1)
-    final_cut = np.where(active.any(axis=1), looks[-1][1], last_drop)
-    reject = active & (np.nan_to_num(z[:, -1], nan=-np.inf) >= crit)
-    limit = np.concatenate([final_cut[:, None], np.minimum(dropped_at, final_cut[:, None])], axis=1)   # per arm
+            zj = np.nan_to_num(z[:, j], nan=-np.inf)
+            win = active & (zj >= bounds[j])
+            drop = active & ~win & ~(zj >= futility[j])
+            stopped_at = np.where(win | drop, cut[:, None], stopped_at)
+            early_win |= win
+            dropped |= drop
+            active &= ~(win | drop)
+    # a trial whose arms have all stopped ends when the last one did
+    last_stop = np.where(np.isfinite(stopped_at), stopped_at, -np.inf).max(axis=1)
+    final_cut = np.where(active.any(axis=1), looks[-1][1], last_stop)
+    reject = early_win | (active & (np.nan_to_num(z[:, -1], nan=-np.inf) >= bounds[-1]))
+    limit = np.concatenate([final_cut[:, None], np.minimum(stopped_at, final_cut[:, None])], axis=1)   # per arm
     enrolled = entry <= limit[np.arange(n_trials)[:, None], arm]
-    result = {"reject": reject, "dropped": np.isfinite(dropped_at), "any_reject": reject.any(axis=1),
-              "n_enrolled": enrolled.sum(axis=1).astype(np.int64), "duration": final_cut, "z": z, "draw": draw}
+    result = {"reject": reject, "dropped": dropped, "stopped_for_efficacy": early_win,
+              "any_reject": reject.any(axis=1), "n_enrolled": enrolled.sum(axis=1).astype(np.int64),
+              "duration": final_cut, "z": z, "draw": draw}
     return result | effect_columns(pop, effects)
 
 
-def run_blocks(spec: MultiArmSpec, pop: Population, crit: float, seed: int, scenario: str, n_trials: int,
+def run_blocks(spec: MultiArmSpec, pop: Population, bounds: np.ndarray, seed: int, scenario: str, n_trials: int,
                blocks: range) -> dict[str, np.ndarray]:
     """Simulate the given blocks of a scenario (the unit of work a worker receives)."""
-    parts = [simulate_block(spec, pop, crit, seed, scenario, b, min(BLOCK_TRIALS, n_trials - b * BLOCK_TRIALS))
+    parts = [simulate_block(spec, pop, bounds, seed, scenario, b, min(BLOCK_TRIALS, n_trials - b * BLOCK_TRIALS))
              for b in blocks]
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
@@ -111,8 +135,10 @@ def simulate_multi_arm(model, spec: MultiArmSpec, *, seed: int = 0, n_trials: in
     value and its analytic family-wise error."""
     n_trials = int(n_trials or spec.n_trials)
     pop = population or prepare_population(model, spec, cohort)
-    crit = critical_value(spec)
-    results = run_scenarios(run_blocks, lambda scenario, c: (spec, pop, crit, seed, scenario, n_trials, c), scenarios,
+    bounds = efficacy_bounds(spec)
+    crit = float(bounds[-1])
+    results = run_scenarios(run_blocks, lambda scenario, c: (spec, pop, bounds, seed, scenario, n_trials, c),
+                            scenarios,
                             block_chunks(n_trials, chunk_trials), workers=workers, scheduler=scheduler,
                             progress=progress)
     arms = [a.name for a in spec.arms[1:]]
@@ -128,10 +154,22 @@ def simulate_multi_arm(model, spec: MultiArmSpec, *, seed: int = 0, n_trials: in
         "block_trials": BLOCK_TRIALS, "fit_hash": model.posterior.attrs.get("fit_hash", ""),
         "design_kind": "multi_arm", "endpoint": spec.endpoint, "model_kind": pop.kind,
         "population": population_label(spec, pop.source), "critical_value": crit,
-        "analytic_fwer": dunnett_fwer(crit, k, r, method="integral") if len(set(spec.ratio[1:])) == 1 else np.nan,
+        "efficacy_bounds": np.asarray(bounds, dtype=float), "efficacy_stopping": spec.efficacy_stopping,
+        "analytic_fwer": _design_fwer(spec, bounds, k, r),
         "alpha": spec.analysis.alpha, "multiplicity": spec.multiplicity,
     })
     return ds
+
+
+def _design_fwer(spec: MultiArmSpec, bounds: np.ndarray, k: int, ratio: float) -> float:
+    """The family-wise error of the bounds under the normal law of the z-statistics: Dunnett's
+    integral with one analysis, the simulated canonical z-process with efficacy stopping (NaN
+    for unequal allocation to the experimental arms)."""
+    if len(set(spec.ratio[1:])) != 1:
+        return np.nan
+    if spec.efficacy_stopping == "none":
+        return dunnett_fwer(float(bounds[-1]), k, ratio, method="integral")
+    return mams_fwer(bounds, spec.interim.fractions, k, ratio)
 
 
 def multi_arm_characteristics(ds: xr.Dataset) -> pd.DataFrame:
@@ -145,7 +183,9 @@ def multi_arm_characteristics(ds: xr.Dataset) -> pd.DataFrame:
         for arm in ds["arm"].to_numpy():
             p = float(d["reject"].sel(arm=arm).mean())
             rows.append({"scenario": str(scenario), "arm": str(arm), "P(success)": p,
-                         "MC SE": float(np.sqrt(p * (1 - p) / n)), "dropped": float(d["dropped"].sel(arm=arm).mean())})
+                         "MC SE": float(np.sqrt(p * (1 - p) / n)), "dropped": float(d["dropped"].sel(arm=arm).mean())}
+                        | ({"stopped for efficacy": float(d["stopped_for_efficacy"].sel(arm=arm).mean())}
+                           if "stopped_for_efficacy" in d else {}))
         p = float(d["any_reject"].mean())
         se = float(np.sqrt(p * (1 - p) / n))
         row = {"scenario": str(scenario), "arm": "any arm", "P(success)": p, "MC SE": se,

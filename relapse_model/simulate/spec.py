@@ -310,7 +310,11 @@ class MultiArmSpec(StrictModel):
     is dropped: it enrols no more patients and cannot be declared. At the final look an arm is
     declared better than control when its z reaches the critical value that keeps the
     family-wise error at ``analysis.alpha`` under the global null: Dunnett's (equal allocation
-    to the experimental arms), Bonferroni's, or none (each comparison at alpha).
+    to the experimental arms), Bonferroni's, or none (each comparison at alpha). With
+    ``efficacy_stopping`` an arm whose z reaches the look's efficacy bound is declared better
+    at that interim and stops enrolling; the bounds (O'Brien-Fleming, Pocock or triangular
+    shape) generalise the critical value to every look (Magirr, Jaki & Whitehead 2012), with
+    the futility bounds non-binding.
     """
 
     kind: Literal["multi_arm"]
@@ -326,6 +330,9 @@ class MultiArmSpec(StrictModel):
     analysis: Analysis
     interim: Interim | None = None
     multiplicity: Literal["dunnett", "bonferroni", "none"] = "dunnett"
+    #: stop an arm for efficacy at interim looks, with boundaries of this shape that keep the
+    #: family-wise error at alpha (generalised Dunnett; "none": only the final look declares)
+    efficacy_stopping: Literal["none", "obf", "pocock", "triangular"] = "none"
     arms: list[Arm] = Field(min_length=3)
     sweep: dict[str, list[Any]] = {}
 
@@ -341,8 +348,12 @@ class MultiArmSpec(StrictModel):
             raise ValueError(f"analysis.primary = '{self.analysis.primary}': a multi-arm trial takes 'proportions' "
                              "(response endpoints) or 'logrank' (time-to-event endpoints)")
         check_endpoint_analysis(self.endpoint, self.analysis)
-        if self.interim is not None and self.interim.futility is None:
-            raise ValueError("interim looks of a multi-arm trial drop arms for futility: give interim.futility")
+        if self.interim is not None and self.interim.futility is None and self.efficacy_stopping == "none":
+            raise ValueError("interim looks of a multi-arm trial drop arms for futility or stop them for efficacy: "
+                             "give interim.futility or efficacy_stopping")
+        if self.efficacy_stopping != "none" and self.interim is None:
+            raise ValueError(f"efficacy_stopping = '{self.efficacy_stopping}' stops arms at interim looks: give "
+                             "interim.fractions")
         known = available_agents()
         for arm in self.arms:
             for agent in arm.add + arm.remove:
