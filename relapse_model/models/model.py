@@ -310,12 +310,12 @@ class RelapseModel:
         times = np.arange(0.0, 97.0, 2.0) if times is None else np.asarray(times, dtype=float)
         times = np.where(times <= 0, 1e-6, times)
         if isinstance(groups, str):
-            if self._cohort is None:
-                raise NotFittedError(f"grouping by the column '{groups}' needs the cohort the fit was made on: "
-                                     "load the fit with RelapseModel.load(path, cohort=...), or pass a dict of "
-                                     "group name to Cohort")
-            column = self._cohort.data[groups].astype(str)
-            groups = {g: self._cohort.subset(column == g) for g in sorted(column.unique())}
+            cohort = self.fitted_cohort()
+            if groups not in cohort.data:
+                raise InputError.single("survival_curves", f"'{groups}' is not a column of the fitted cohort "
+                                        "(e.g. 'risk_group', 'early_relapse', 'mrd_positive')")
+            column = cohort.data[groups].astype(str)
+            groups = {g: cohort.subset(column == g) for g in sorted(column.unique())}
         params = self.parameters(max_draws)
         per_group: dict[str, dict[str, np.ndarray]] = {}
         for name, cohort in groups.items():
@@ -328,6 +328,24 @@ class RelapseModel:
         ds = xr.Dataset(data_vars, coords={"group": names, "time": times, **estimate_coords()})
         ds.attrs["credible_interval"] = interval
         return ds
+
+    def fitted_cohort(self) -> Cohort:
+        """The cohort this model was fitted to.
+
+        After :meth:`fit`, the cohort in memory; after :meth:`load`, the ``cohort=`` given there,
+        else the file the fit recorded (its ``cohort_source``), read again and checked against
+        the fit's data hash.
+
+        Raises
+        ------
+        NotFittedError
+            Not fitted, or fitted to data outside the cohort schema (:meth:`fit_arrays`), or the
+            recorded file is gone or holds other data than the fit's (then pass ``cohort=`` to
+            :meth:`load`).
+        """
+        if self._cohort is None:
+            self._cohort = recorded_cohort(self.posterior)
+        return self._cohort
 
     # --- persistence -----------------------------------------------------------------------
 
@@ -362,6 +380,23 @@ class RelapseModel:
         except KeyError as exc:
             raise InputError.single(str(path), f"posterior variable {exc} missing: refit the model") from None
         return model
+
+
+def recorded_cohort(tree: xr.DataTree) -> Cohort:
+    """The cohort a saved fit records (``cohort_source``), read again; it must hold the fit's data."""
+    from relapse_model.cohort.cohort import load_cohort
+
+    source = str(tree.attrs.get("cohort_source", ""))
+    if not source or not Path(source).is_file():
+        where = f"its cohort file {source} is not there" if source else "the fit does not record a cohort file"
+        raise NotFittedError(f"this needs the cohort the fit was made on and {where}: load the fit with "
+                             "RelapseModel.load(path, cohort=...)")
+    cohort = load_cohort(source)
+    if fit_file.cohort_hash(cohort) != tree.attrs.get("data_hash"):
+        raise NotFittedError(f"the fit's cohort file {source} has changed since the fit (or was read with other "
+                             "column names or missing-value tokens): load the fit with RelapseModel.load(path, "
+                             "cohort=...)")
+    return cohort
 
 
 def _event_counts(design: Design, competing: bool) -> dict[str, int]:
