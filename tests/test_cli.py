@@ -101,3 +101,23 @@ def test_quiet_validate_prints_one_line(runner):
     result = runner.invoke(main, ["validate", str(COHORTS / "bfm_like.csv"), "--quiet"])
     assert result.exit_code == 0
     assert result.output.strip().splitlines() == [f"{COHORTS / 'bfm_like.csv'}: valid, 200 patients"]
+
+
+def test_report_and_demo_print_every_table_within_100_columns_blanks_blank(demo_report, capsys):
+    """What `demo` and `report` print (characteristics, convergence, risk profiles, each trial's
+    operating characteristics and agent-prior sensitivity): no line over 100 columns, no cut
+    header or label, no `nan`, and R-hat with the digits that show why a gate passed or failed."""
+    import pandas as pd
+
+    from relapse_model.cli.views import print_report_tables
+
+    tables = {p.stem: pd.read_csv(p) for p in sorted((demo_report / "tables").glob("*.csv"))}
+    print_report_tables(tables, ("cohort_characteristics", "convergence", "risk_profiles"))
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert "nan" not in printed and "\u2026" not in printed
+    assert "favourable, MRD unknown" in printed and "EFS model (95% CrI)" in printed
+    rhat = tables["convergence"].set_index("diagnostic").loc["max R-hat", "value"]
+    assert f"{rhat:.4f}" in printed
+    assert printed.count("operating characteristics") == 2 and "cure OR" in printed

@@ -15,33 +15,11 @@ from relapse_model.errors import InputError
 from relapse_model.models.spec import ModelSpec, SamplerSpec, choices, default, parse_model_spec, parse_sampler_spec
 
 
-def effect_view(hr: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The effect table per scale, as printed: posterior median (95% CrI) beside the prior."""
-    views = {}
-    for scale, part in hr.groupby("scale", sort=False):
-        views[str(scale)] = pd.DataFrame({
-            "effect": part["covariate"].str.replace("cytogenetics: ", "", regex=False),
-            "posterior median (95% CrI)": [f"{m:.2f} ({lo:.2f}-{hi:.2f})" for m, lo, hi in
-                                           zip(part.posterior_median, part.posterior_lower, part.posterior_upper)],
-            "prior median (95%)": [f"{m:.2f} ({lo:.2f}-{hi:.2f})" for m, lo, hi in
-                                   zip(part.prior_median, part.prior_lower, part.prior_upper)],
-        })
-    return views
-
-
-def diagnostic_value(diagnostic: str, value: float) -> str:
-    """Enough digits to see why a gate failed: R-hat 1.0139 is "1.014", not "1.01"."""
-    if "R-hat" in diagnostic:
-        return f"{value:.3f}"
-    if "ESS" in diagnostic or diagnostic == "divergences":
-        return f"{value:,.0f}"
-    return f"{value:.3f}"
-
-
 def print_fit(model, checks: pd.DataFrame) -> None:
     """Convergence diagnostics (``model.check()``) and the effect table."""
-    print_table(checks.assign(value=[diagnostic_value(d, v) for d, v in zip(checks["diagnostic"], checks["value"])],
-                              passed=checks["passed"].map({True: "yes", False: "NO"})), "Convergence diagnostics")
+    from relapse_model.models.convergence import convergence_view
+    print_table(convergence_view(checks), "Convergence diagnostics")
+    from relapse_model.models.effects import effect_view
     for scale, view in effect_view(model.hazard_ratios()).items():
         print_table(view, scale.capitalize())
 
@@ -329,7 +307,8 @@ def check(fit_path: Path, cohort_path: Path, reading: dict, out_dir: Path, horiz
         payload["landmark_calibration"] = records(results.landmark_calibration)
         payload["state_occupation_inside"] = float(results.occupation["inside"].mean())
     if not (quiet or as_json):
-        print_table(summary, "Calibration (slope 1 and intercept 0 when calibrated)")
+        from relapse_model.cli.views import print_check_results
+        print_check_results(results, summary)
         if results.landmark_calibration is not None:
             print_table(_landmark_view(results.landmark_calibration),
                         f"Given the state at {results.landmark_calibration.attrs['landmark']:g} months: "

@@ -241,8 +241,8 @@ class RelapseModel:
 
         Posterior median and equal-tailed credible interval, with the prior's beside them.
         """
-        from relapse_model.models.effects import effect_table
-        return effect_table(self.posterior["posterior"].to_dataset(), self.priors, self.spec, interval)
+        from relapse_model.models.effects import effect_table, readable_effects
+        return readable_effects(effect_table(self.posterior["posterior"].to_dataset(), self.priors, self.spec, interval))
 
     def predict(self, patients: Cohort, horizons: list[float] | np.ndarray = (12, 36, 60), *,
                 conditional_on_survival_to: float | None = None, interval: float = 0.95,
