@@ -208,7 +208,7 @@ def predict(fit_path: Path, patients: Path, reading: dict, horizons: str, condit
             progress.step(f"simulating paths of {len(cohort)} patients")
             result = model.predict(cohort, hs, landmark=landmark)
     else:
-        result = model.predict(cohort, hs, conditional_on_survival_to=conditional)
+        result = model.predict(cohort, hs, conditional_on_survival_to=conditional, progressbar=not (quiet or as_json))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if out_path.suffix.lower() == ".nc":
         result.to_netcdf(out_path, engine="h5netcdf")

@@ -246,7 +246,7 @@ class RelapseModel:
 
     def predict(self, patients: Cohort, horizons: list[float] | np.ndarray = (12, 36, 60), *,
                 conditional_on_survival_to: float | None = None, interval: float = 0.95,
-                max_draws: int = 1000) -> xr.Dataset:
+                max_draws: int = 1000, progressbar: bool = False) -> xr.Dataset:
         """Per-patient posterior probabilities with credible intervals.
 
         Parameters
@@ -259,6 +259,9 @@ class RelapseModel:
         conditional_on_survival_to : float, optional
             Condition on being event-free (alive, for the OS model) at this many months; every
             horizon must be later.
+        progressbar : bool
+            Show progress over the patients on stderr (for large files: 800 patients take about
+            20 s with 1,000 draws).
 
         Returns
         -------
@@ -280,7 +283,10 @@ class RelapseModel:
                                     f"conditional_on_survival_to = {s:g} months")
         design = self.design(patients, with_outcome=False)
         warn_extrapolation(patients, design, self._fitted_classes)
-        draws = patient_curves(self.parameters(max_draws), design, horizons, conditional_on=s)
+        from relapse_model.common.progress import progress_bar
+        with progress_bar(f"predicting {len(patients)} patients", len(patients), enabled=progressbar) as update:
+            draws = patient_curves(self.parameters(max_draws), design, horizons, conditional_on=s,
+                                   progress=lambda done, total: update(done, total))
         ds = summarise(draws, patients.data["patient_id"].astype(str).tolist(), horizons, interval)
         ds.attrs.update({"endpoint": self.endpoint, "conditional_on_survival_to": -1.0 if s is None else float(s),
                          "fit_hash": self.posterior.attrs.get("fit_hash", "")})
@@ -346,6 +352,32 @@ class RelapseModel:
         if self._cohort is None:
             self._cohort = recorded_cohort(self.posterior)
         return self._cohort
+
+    def plot_effects(self, interval: float = 0.95):
+        """The report's forest plot: every effect on its ratio scale, posterior median and
+        credible interval beside the prior's, one panel per scale.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            ``fig.savefig("effects.png")`` writes it; a notebook shows it.
+        """
+        from relapse_model.models.plots import draw_forest
+        return draw_forest(self.hazard_ratios(interval))
+
+    def plot_survival_curves(self, groups: str | dict[str, Cohort], times: list[float] | np.ndarray | None = None,
+                             names: list[str] | None = None, *, interval: float = 0.95):
+        """Marginal curves of :meth:`survival_curves` with their credible bands (the report's curve
+        figure): one panel per quantity (default EFS and relapse incidence), one line per group.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from relapse_model.models.plots import draw_curves
+        curves = self.survival_curves(groups, times, interval=interval)
+        title = f"by {groups.replace('_', ' ')}" if isinstance(groups, str) else ""
+        return draw_curves(curves, names, title=title)
 
     # --- persistence -----------------------------------------------------------------------
 

@@ -159,6 +159,12 @@ class PathwayModel:
         return readable_effects(pathway_effect_table(self.posterior["posterior"].to_dataset(), self.priors,
                                                      hierarchy=self.hierarchy, interval=interval))
 
+    def plot_effects(self, interval: float = 0.95):
+        """The report's forest plot of every transition effect, prior beside posterior
+        (a matplotlib Figure)."""
+        from relapse_model.models.plots import draw_forest
+        return draw_forest(self.hazard_ratios(interval))
+
     def save(self, path: str | Path) -> Path:
         """Write the fit as NetCDF with its provenance and content hash (read back by
         :meth:`RelapseModel.load` or :meth:`load`)."""
