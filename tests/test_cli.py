@@ -97,6 +97,22 @@ def test_predict_json(small_fit_path, tmp_path, runner):
     assert pd.read_csv(tmp_path / "p.csv")["patient"].nunique() == 200
 
 
+def test_predict_has_one_name_for_conditioning_and_keeps_the_old_one_deprecated(small_fit_path, tmp_path, runner):
+    """--conditional-on-survival-to is the API's conditional_on_survival_to; --conditional-on still
+    works (same numbers) with a warning, and --help shows only the one name."""
+    args = ["predict", str(small_fit_path), str(COHORTS / "bfm_like.csv"), "--horizons", "36", "--quiet"]
+    new = runner.invoke(main, [*args, "--conditional-on-survival-to", "12", "--out", str(tmp_path / "new.csv")])
+    old = runner.invoke(main, [*args, "--conditional-on", "12", "--out", str(tmp_path / "old.csv")])
+    assert new.exit_code == 0 and old.exit_code == 0, old.output
+    assert "deprecated: use --conditional-on-survival-to" in old.stderr and "deprecated" not in new.stderr
+    assert (tmp_path / "new.csv").read_bytes() == (tmp_path / "old.csv").read_bytes()
+    both = runner.invoke(main, [*args, "--conditional-on", "12", "--conditional-on-survival-to", "12",
+                                "--out", str(tmp_path / "x.csv")])
+    assert both.exit_code == 2 and "give --conditional-on-survival-to only" in both.stderr
+    helped = runner.invoke(main, ["predict", "--help"]).output
+    assert "--conditional-on-survival-to" in helped and "--conditional-on " not in helped
+
+
 def test_quiet_validate_prints_one_line(runner):
     result = runner.invoke(main, ["validate", str(COHORTS / "bfm_like.csv"), "--quiet"])
     assert result.exit_code == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from relapse_model.cli.common import (StageProgress, cohort_input_options, finish, json_option, out, print_json,
+from relapse_model.cli.common import (StageProgress, cohort_input_options, err, finish, json_option, out, print_json,
                                       print_table, quiet_option, quiet_sampler_logs, reading_keywords, records,
                                       strict_option, warn_failed_fit)
 from relapse_model.errors import InputError
@@ -168,8 +168,10 @@ def _pathway_prediction_frame(ds) -> pd.DataFrame:
 @click.argument("patients", type=click.Path(path_type=Path))
 @cohort_input_options
 @click.option("--horizons", default="12,36,60", show_default=True, help="Months since first relapse.")
-@click.option("--conditional-on-survival-to", "--conditional-on", "conditional", type=float, default=None,
+@click.option("--conditional-on-survival-to", "conditional", type=float, default=None,
               help="Condition on being event-free at this many months (the API's conditional_on_survival_to).")
+@click.option("--conditional-on", "conditional_old", type=float, default=None, hidden=True,
+              help="Deprecated name of --conditional-on-survival-to.")
 @click.option("--landmark", type=float, default=None,
               help="Pathway fits: predict from each patient's observed state at this month (PATIENTS then "
                    "needs the outcome columns: response, transplant, relapse, follow-up).")
@@ -179,7 +181,8 @@ def _pathway_prediction_frame(ds) -> pd.DataFrame:
 @json_option
 @strict_option
 def predict(fit_path: Path, patients: Path, reading: dict, horizons: str, conditional: float | None,
-            landmark: float | None, out_path: Path, quiet: bool, as_json: bool, strict: bool) -> None:
+            conditional_old: float | None, landmark: float | None, out_path: Path, quiet: bool, as_json: bool,
+            strict: bool) -> None:
     """Per-patient posterior probabilities of relapse, event-free survival and cure (and, for a
     pathway fit, of response, transplant and overall survival, at relapse or from a landmark).
 
@@ -195,6 +198,13 @@ def predict(fit_path: Path, patients: Path, reading: dict, horizons: str, condit
     from relapse_model.models import RelapseModel
 
     hs = parse_horizons(horizons)
+    if conditional_old is not None:
+        if conditional is not None:
+            raise InputError.single("--conditional-on", "give --conditional-on-survival-to only (--conditional-on "
+                                    "is its deprecated name)")
+        err.print("warning: --conditional-on is deprecated: use --conditional-on-survival-to (the API's "
+                  "conditional_on_survival_to)", markup=False)
+        conditional = conditional_old
     if conditional is not None and not (math.isfinite(conditional) and conditional >= 0):
         raise InputError.single("--conditional-on-survival-to", f"{conditional:g} is not a time: give months >= 0")
     model = RelapseModel.load(fit_path)
