@@ -44,7 +44,8 @@ def render_table(frame: pd.DataFrame, title: str | None = None, width: int = WID
     for row in frame.itertuples(index=False):
         table.add_row(*(escape(cell_text(v)) for v in row))
     buffer = io.StringIO()
-    Console(file=buffer, width=width, highlight=False, color_system=None, soft_wrap=False).print(table)
+    Console(file=buffer, width=width, highlight=False, color_system=None, soft_wrap=False,
+            force_jupyter=False, force_terminal=False).print(table)
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
 
 
