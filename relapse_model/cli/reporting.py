@@ -91,7 +91,7 @@ def _override(spec, *, seed: int | None = None, out_dir: Path | None = None, dra
 @strict_option
 def demo(out_dir: Path | None, seed: int | None, draws: int | None, outcome: str, force: bool, quiet: bool,
          as_json: bool, strict: bool) -> None:
-    """End-to-end demo on the bundled BFM-like reference cohort (about 3 minutes on 2 cores).
+    """End-to-end demo on the bundled BFM-like reference cohort (1-2.5 minutes on 2 cores).
 
     Builds reports/demo.toml: validates the cohort, fits the competing-risk cure model, checks
     it (posterior-predictive curves, calibration, LOO), simulates two virtual trials (adding
