@@ -31,7 +31,7 @@ _LAZY = {
     "load_trial_spec": "relapse_model.simulate.spec",
     "with_overrides": "relapse_model.simulate.spec",
     "simulate_trials": "relapse_model.simulate.engine",
-    "operating_characteristics": "relapse_model.simulate.engine",
+    "operating_characteristics": "relapse_model.report.readable",
     "ReportSpec": "relapse_model.report.spec",
     "load_report_spec": "relapse_model.report.spec",
     "build_report": "relapse_model.report.build",

@@ -3,6 +3,8 @@ check, calibration of a correct model, bounded SBC, real data against lifelines,
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,6 +122,18 @@ def test_cli_check_writes_figures_and_tables(tmp_path, small_fit_path, runner):
         assert expected in names
     summary = pd.read_csv(tmp_path / "calibration_summary.csv")
     assert set(summary["endpoint"]) == {"event-free survival", "relapse incidence"} and len(summary) == 4
+    # the terminal shows every check, not only calibration, each table within 100 columns, blanks blank
+    for title in ("Convergence diagnostics", "PSIS-LOO", "Posterior-predictive check", "Calibration"):
+        assert title in result.stdout
+    assert "max R-hat" in result.stdout and "ELPD (SE)" in result.stdout and "adverse risk" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 100
+    assert "nan" not in result.stdout and "\u2026" not in result.stdout
+    as_json = runner.invoke(main, ["check", str(small_fit_path), "--cohort", str(ROOT / "cohorts" / "bfm_like.csv"),
+                                   "--out", str(tmp_path / "j"), "--replicates", "10", "--horizons", "12", "--json"])
+    payload = json.loads(as_json.stdout)
+    assert {"convergence", "loo", "posterior_predictive", "calibration"} <= set(payload)
+    assert payload["loo"][0]["elpd_loo"] < 0 and len(payload["convergence"]) == 5
+    assert {row["group"] for row in payload["posterior_predictive"]} >= {"all", "adverse", "favourable"}
     wrong = runner.invoke(main, ["check", str(small_fit_path), "--cohort", str(ROOT / "cohorts" / "cog_like.csv"),
                                  "--out", str(tmp_path / "x")])
     assert wrong.exit_code == 2 and "differs from the one the fit was made with" in wrong.stderr

@@ -97,7 +97,43 @@ def test_predict_json(small_fit_path, tmp_path, runner):
     assert pd.read_csv(tmp_path / "p.csv")["patient"].nunique() == 200
 
 
+def test_predict_has_one_name_for_conditioning_and_keeps_the_old_one_deprecated(small_fit_path, tmp_path, runner):
+    """--conditional-on-survival-to is the API's conditional_on_survival_to; --conditional-on still
+    works (same numbers) with a warning, and --help shows only the one name."""
+    args = ["predict", str(small_fit_path), str(COHORTS / "bfm_like.csv"), "--horizons", "36", "--quiet"]
+    new = runner.invoke(main, [*args, "--conditional-on-survival-to", "12", "--out", str(tmp_path / "new.csv")])
+    old = runner.invoke(main, [*args, "--conditional-on", "12", "--out", str(tmp_path / "old.csv")])
+    assert new.exit_code == 0 and old.exit_code == 0, old.output
+    assert "deprecated: use --conditional-on-survival-to" in old.stderr and "deprecated" not in new.stderr
+    assert (tmp_path / "new.csv").read_bytes() == (tmp_path / "old.csv").read_bytes()
+    both = runner.invoke(main, [*args, "--conditional-on", "12", "--conditional-on-survival-to", "12",
+                                "--out", str(tmp_path / "x.csv")])
+    assert both.exit_code == 2 and "give --conditional-on-survival-to only" in both.stderr
+    helped = runner.invoke(main, ["predict", "--help"]).output
+    assert "--conditional-on-survival-to" in helped and "--conditional-on " not in helped
+
+
 def test_quiet_validate_prints_one_line(runner):
     result = runner.invoke(main, ["validate", str(COHORTS / "bfm_like.csv"), "--quiet"])
     assert result.exit_code == 0
     assert result.output.strip().splitlines() == [f"{COHORTS / 'bfm_like.csv'}: valid, 200 patients"]
+
+
+def test_report_and_demo_print_every_table_within_100_columns_blanks_blank(demo_report, capsys):
+    """What `demo` and `report` print (characteristics, convergence, risk profiles, each trial's
+    operating characteristics and agent-prior sensitivity): no line over 100 columns, no cut
+    header or label, no `nan`, and R-hat with the digits that show why a gate passed or failed."""
+    import pandas as pd
+
+    from relapse_model.cli.views import print_report_tables
+
+    tables = {p.stem: pd.read_csv(p) for p in sorted((demo_report / "tables").glob("*.csv"))}
+    print_report_tables(tables, ("cohort_characteristics", "convergence", "risk_profiles"))
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert "nan" not in printed and "\u2026" not in printed
+    assert "favourable, MRD unknown" in printed and "EFS model (95% CrI)" in printed
+    rhat = tables["convergence"].set_index("diagnostic").loc["max R-hat", "value"]
+    assert f"{rhat:.4f}" in printed
+    assert printed.count("operating characteristics") == 2 and "cure OR" in printed

@@ -92,3 +92,27 @@ def test_flipped_bytes_are_refused_or_change_nothing(saved, small_fit, tmp_path,
     else:  # the bytes were unused space in the HDF5 file: what loads must be the fit itself
         xr.testing.assert_identical(loaded.posterior["posterior"].to_dataset(),
                                     small_fit.posterior["posterior"].to_dataset())
+
+
+def test_a_loaded_fit_groups_curves_by_a_column_of_its_recorded_cohort(saved, small_fit):
+    """RelapseModel.load(path) without cohort= reads the cohort file the fit recorded (checked
+    against the fit's data hash), so survival_curves("risk_group") works as after fit()."""
+    loaded = RelapseModel.load(saved)
+    curves = loaded.survival_curves("risk_group", times=[12, 36], max_draws=50)
+    expected = small_fit.survival_curves("risk_group", times=[12, 36], max_draws=50)
+    assert list(curves["group"].values) == ["adverse", "favourable", "intermediate", "unknown"]
+    xr.testing.assert_allclose(curves, expected)
+    with pytest.raises(InputError, match="'no_such_column' is not a column of the fitted cohort"):
+        loaded.survival_curves("no_such_column")
+
+
+def test_a_loaded_fit_whose_cohort_file_is_gone_says_to_pass_the_cohort(saved, tmp_path):
+    from relapse_model.models.fit_file import write_fit
+    from relapse_model.models.model import NotFittedError
+
+    tree = xr.open_datatree(saved, engine="h5netcdf").load()
+    tree.attrs["cohort_source"] = str(tmp_path / "my_cohort.csv")      # a file moved away since the fit
+    path = write_fit(tree, tmp_path / "fit.nc")
+    with pytest.raises(NotFittedError, match=r"my_cohort.csv is not there: load the fit with "
+                                             r"RelapseModel.load\(path, cohort=...\)"):
+        RelapseModel.load(path).survival_curves("risk_group")

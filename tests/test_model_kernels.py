@@ -161,3 +161,22 @@ def test_simulator_agrees_with_predicted_incidence():
     at = np.searchsorted(t, h, side="right") - 1
     np.testing.assert_allclose(cif[1][at], pred["relapse_incidence"][0, 0], atol=0.01)
     np.testing.assert_allclose(cif[2][at], pred["death_without_relapse"][0, 0], atol=0.01)
+
+
+def test_prediction_reports_progress_per_block_of_patients_without_changing_a_number(monkeypatch):
+    """predict(progressbar=True) follows patient_curves' blocks: progress(done, n) rises to n, and the
+    curves are those computed in one block."""
+    import relapse_model.models.predict as predict_module
+
+    covs = ("early_relapse", "age_per_10y")
+    params = competing_params(covs, S=4, n_studies=2, cure_beta=[-1.0, -0.2], relapse_beta=[0.3, 0.1])
+    design = build_design(load_bundled("bfm_like").data, stemness=None, include_mrd=False, with_outcome=False)
+    h = np.array([12.0, 36.0, 60.0])
+    whole = patient_curves(params, design, h)
+    monkeypatch.setattr(predict_module, "_BLOCK_ELEMENTS", 4 * 2 * 60)    # a few patients per block
+    calls = []
+    blocked = patient_curves(params, design, h, progress=lambda done, total: calls.append((done, total)))
+    assert len(calls) > 5 and calls[-1] == (design.n, design.n)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls) and {t for _, t in calls} == {design.n}
+    for key in whole:
+        np.testing.assert_array_equal(blocked[key], whole[key])

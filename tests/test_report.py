@@ -46,7 +46,13 @@ def test_demo_builds_every_part_of_the_report(demo_report):
     assert nominal.tolist() == [0.025]
     design = pd.read_csv(demo_report / "tables/trial_go_cd33_design.csv").set_index("design")["value"]
     assert design["sample size"] == "240 patients" and "log-rank" in design["analysis"]
-    assert "If gemtuzumab_ozogamicin had no effect, the trial would still declare benefit" in html
+    assert "If gemtuzumab ozogamicin had no effect, the trial would still declare benefit" in html
+    # a summary a clinician reads first, then every part collapsed under its title and one sentence
+    summary = html[html.index('<section id="summary">'):html.index('<section id="cohort">')]
+    assert summary.count("<li>") == 5 and "patients at first relapse" in summary and "(assurance)" in summary
+    assert html.count("<details>") == 7 and html.count('<span class="lead">') == 7
+    assert (demo_report / "figures/calibration.png").is_file()
+    assert not list((demo_report / "figures").glob("calibration_*.png"))      # one grid, not six narrow plots
     # codes appear as words where people read them
     effects = pd.read_csv(demo_report / "tables/effects.csv")
     assert "age (per 10 years)" in set(effects["effect"]) and "t(8;21) RUNX1::RUNX1T1" in set(effects["effect"])
@@ -118,7 +124,7 @@ def test_same_report_spec_and_seed_give_identical_tables_and_figures(runner, tmp
         manifests.append(json.loads((tmp_path / folder / "manifest.json").read_text()))
     first, second = manifests
     for part in ("tables/effects.csv", "tables/loo.csv", "figures/ppc_risk_group.png",
-                 "figures/calibration_efs_36m.png", "tables/trial_go_cd33_operating_characteristics.csv",
+                 "figures/calibration.png", "tables/trial_go_cd33_operating_characteristics.csv",
                  "tables/trial_go_cd33_agent_prior_sensitivity.csv", "figures/trial_go_cd33_curves.png"):
         assert part in first, part
     assert any(k.startswith("figures/data/") for k in first)

@@ -155,6 +155,34 @@ class CheckResults:
     response_calibration: pd.DataFrame | None = None
     landmark_calibration: pd.DataFrame | None = None
 
+    def __repr__(self) -> str:
+        parts = []
+        if self.convergence is not None:
+            failed = self.convergence.loc[~self.convergence["passed"].astype(bool), "diagnostic"].tolist()
+            parts.append("convergence passed" if not failed else f"convergence FAILED ({', '.join(failed)})")
+        if self.loo is not None:
+            row = self.loo.iloc[0]
+            parts.append(f"ELPD {row['elpd_loo']:,.1f} (SE {row['se']:.1f})")
+        if self.ppc:
+            parts.append(f"posterior-predictive checks by {', '.join(self.ppc)}")
+        if self.calibration_fits:
+            slopes = ", ".join(f"{k} {f.slope:.2f}" for k, f in self.calibration_fits.items())
+            parts.append(f"calibration slopes {slopes}")
+        if self.occupation is not None:
+            parts.append(f"state occupation inside the band {float(self.occupation['inside'].mean()):.0%}")
+        return "CheckResults(" + "; ".join(parts) + ")"
+
+    def plot_calibration(self, key: str | None = None):
+        """The calibration plots the report draws, as a matplotlib Figure: every endpoint and
+        horizon in one grid, or the one named by ``key`` (e.g. ``"efs_36m"``)."""
+        from relapse_model.checks.plots import draw_calibration, draw_calibration_grid
+
+        if key is None:
+            return draw_calibration_grid(self.calibration)
+        if key not in self.calibration:
+            raise KeyError(f"no calibration {key!r} (have: {', '.join(self.calibration)})")
+        return draw_calibration(self.calibration[key])
+
 
 def _convergence_and_loo(model, cohort: Cohort, spec: CheckSpec, out: CheckResults) -> None:
     out.convergence = convergence_table(model.posterior)

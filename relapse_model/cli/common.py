@@ -20,8 +20,8 @@ from relapse_model.common.tables import format_number
 #: Exit statuses, documented in ``relapse-model --help`` and the README.
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIAGNOSTICS = 0, 2, 3
 
-# wide enough for the tables when output goes to a file or a pipe
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+# every printed table fits 100 columns; output to a file or a pipe is laid out at that width
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 100)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -8,40 +8,18 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from relapse_model.cli.common import (StageProgress, cohort_input_options, finish, json_option, out, print_json,
+from relapse_model.cli.common import (StageProgress, cohort_input_options, err, finish, json_option, out, print_json,
                                       print_table, quiet_option, quiet_sampler_logs, reading_keywords, records,
                                       strict_option, warn_failed_fit)
 from relapse_model.errors import InputError
 from relapse_model.models.spec import ModelSpec, SamplerSpec, choices, default, parse_model_spec, parse_sampler_spec
 
 
-def effect_view(hr: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The effect table per scale, as printed: posterior median (95% CrI) beside the prior."""
-    views = {}
-    for scale, part in hr.groupby("scale", sort=False):
-        views[str(scale)] = pd.DataFrame({
-            "effect": part["covariate"].str.replace("cytogenetics: ", "", regex=False),
-            "posterior median (95% CrI)": [f"{m:.2f} ({lo:.2f}-{hi:.2f})" for m, lo, hi in
-                                           zip(part.posterior_median, part.posterior_lower, part.posterior_upper)],
-            "prior median (95%)": [f"{m:.2f} ({lo:.2f}-{hi:.2f})" for m, lo, hi in
-                                   zip(part.prior_median, part.prior_lower, part.prior_upper)],
-        })
-    return views
-
-
-def diagnostic_value(diagnostic: str, value: float) -> str:
-    """Enough digits to see why a gate failed: R-hat 1.0139 is "1.014", not "1.01"."""
-    if "R-hat" in diagnostic:
-        return f"{value:.3f}"
-    if "ESS" in diagnostic or diagnostic == "divergences":
-        return f"{value:,.0f}"
-    return f"{value:.3f}"
-
-
 def print_fit(model, checks: pd.DataFrame) -> None:
     """Convergence diagnostics (``model.check()``) and the effect table."""
-    print_table(checks.assign(value=[diagnostic_value(d, v) for d, v in zip(checks["diagnostic"], checks["value"])],
-                              passed=checks["passed"].map({True: "yes", False: "NO"})), "Convergence diagnostics")
+    from relapse_model.models.convergence import convergence_view
+    print_table(convergence_view(checks), "Convergence diagnostics")
+    from relapse_model.models.effects import effect_view
     for scale, view in effect_view(model.hazard_ratios()).items():
         print_table(view, scale.capitalize())
 
@@ -190,8 +168,10 @@ def _pathway_prediction_frame(ds) -> pd.DataFrame:
 @click.argument("patients", type=click.Path(path_type=Path))
 @cohort_input_options
 @click.option("--horizons", default="12,36,60", show_default=True, help="Months since first relapse.")
-@click.option("--conditional-on-survival-to", "--conditional-on", "conditional", type=float, default=None,
+@click.option("--conditional-on-survival-to", "conditional", type=float, default=None,
               help="Condition on being event-free at this many months (the API's conditional_on_survival_to).")
+@click.option("--conditional-on", "conditional_old", type=float, default=None, hidden=True,
+              help="Deprecated name of --conditional-on-survival-to.")
 @click.option("--landmark", type=float, default=None,
               help="Pathway fits: predict from each patient's observed state at this month (PATIENTS then "
                    "needs the outcome columns: response, transplant, relapse, follow-up).")
@@ -201,7 +181,8 @@ def _pathway_prediction_frame(ds) -> pd.DataFrame:
 @json_option
 @strict_option
 def predict(fit_path: Path, patients: Path, reading: dict, horizons: str, conditional: float | None,
-            landmark: float | None, out_path: Path, quiet: bool, as_json: bool, strict: bool) -> None:
+            conditional_old: float | None, landmark: float | None, out_path: Path, quiet: bool, as_json: bool,
+            strict: bool) -> None:
     """Per-patient posterior probabilities of relapse, event-free survival and cure (and, for a
     pathway fit, of response, transplant and overall survival, at relapse or from a landmark).
 
@@ -217,6 +198,13 @@ def predict(fit_path: Path, patients: Path, reading: dict, horizons: str, condit
     from relapse_model.models import RelapseModel
 
     hs = parse_horizons(horizons)
+    if conditional_old is not None:
+        if conditional is not None:
+            raise InputError.single("--conditional-on", "give --conditional-on-survival-to only (--conditional-on "
+                                    "is its deprecated name)")
+        err.print("warning: --conditional-on is deprecated: use --conditional-on-survival-to (the API's "
+                  "conditional_on_survival_to)", markup=False)
+        conditional = conditional_old
     if conditional is not None and not (math.isfinite(conditional) and conditional >= 0):
         raise InputError.single("--conditional-on-survival-to", f"{conditional:g} is not a time: give months >= 0")
     model = RelapseModel.load(fit_path)
@@ -230,7 +218,7 @@ def predict(fit_path: Path, patients: Path, reading: dict, horizons: str, condit
             progress.step(f"simulating paths of {len(cohort)} patients")
             result = model.predict(cohort, hs, landmark=landmark)
     else:
-        result = model.predict(cohort, hs, conditional_on_survival_to=conditional)
+        result = model.predict(cohort, hs, conditional_on_survival_to=conditional, progressbar=not (quiet or as_json))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if out_path.suffix.lower() == ".nc":
         result.to_netcdf(out_path, engine="h5netcdf")
@@ -329,7 +317,8 @@ def check(fit_path: Path, cohort_path: Path, reading: dict, out_dir: Path, horiz
         payload["landmark_calibration"] = records(results.landmark_calibration)
         payload["state_occupation_inside"] = float(results.occupation["inside"].mean())
     if not (quiet or as_json):
-        print_table(summary, "Calibration (slope 1 and intercept 0 when calibrated)")
+        from relapse_model.cli.views import print_check_results
+        print_check_results(results, summary)
         if results.landmark_calibration is not None:
             print_table(_landmark_view(results.landmark_calibration),
                         f"Given the state at {results.landmark_calibration.attrs['landmark']:g} months: "

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from relapse_model.cli.common import (StageProgress, command_line, err, finish, force_option, json_option, out, print_json,
-                                      print_table, quiet_option, records, strict_option)
+                                      quiet_option, records, strict_option)
 
 
 def _build(spec, quiet: bool, as_json: bool, strict: bool, *, show: tuple[str, ...], force: bool = False) -> None:
@@ -27,9 +27,8 @@ def _build(spec, quiet: bool, as_json: bool, strict: bool, *, show: tuple[str, .
                     "files": [str(f) for f in result.files]})
     else:
         if not quiet:
-            for key, frame in result.tables.items():
-                if key in show or key.endswith(("_operating_characteristics", "_agent_prior_sensitivity")):
-                    print_table(frame, key.replace("_", " "))
+            from relapse_model.cli.views import print_report_tables
+            print_report_tables(result.tables, show)
         out.print(f"report: {result.html}", markup=False)
         out.print(f"open it in a browser: file://{result.html.resolve()}", markup=False)
     finish(result.passed, strict)
@@ -92,7 +91,7 @@ def _override(spec, *, seed: int | None = None, out_dir: Path | None = None, dra
 @strict_option
 def demo(out_dir: Path | None, seed: int | None, draws: int | None, outcome: str, force: bool, quiet: bool,
          as_json: bool, strict: bool) -> None:
-    """End-to-end demo on the bundled BFM-like reference cohort (about 3 minutes on 2 cores).
+    """End-to-end demo on the bundled BFM-like reference cohort (1-2.5 minutes on 2 cores).
 
     Builds reports/demo.toml: validates the cohort, fits the competing-risk cure model, checks
     it (posterior-predictive curves, calibration, LOO), simulates two virtual trials (adding

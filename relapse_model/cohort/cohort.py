@@ -82,7 +82,8 @@ class Cohort:
         return len(self.data)
 
     def __repr__(self) -> str:
-        return f"Cohort({self.source!r}, n={len(self)}, studies={self.data['study'].nunique()})"
+        studies = self.data["study"].nunique()
+        return f"Cohort({len(self)} patients, {studies} stud{'y' if studies == 1 else 'ies'}, from {self.source})"
 
     @property
     def extra_columns(self) -> list[str]:

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from relapse_model.common.display import readable, render_table
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -59,4 +61,24 @@ def convergence_table(idata: xr.DataTree, thresholds: Thresholds | None = None,
         ("divergences", float(divergences), f"<= {t.max_divergences}", divergences <= t.max_divergences),
         ("min E-BFMI", bfmi, f">= {t.min_bfmi}", bfmi >= t.min_bfmi),
     ]
-    return pd.DataFrame(rows, columns=["diagnostic", "value", "threshold", "passed"])
+    table = pd.DataFrame(rows, columns=["diagnostic", "value", "threshold", "passed"])
+    return readable(table, lambda f: render_table(convergence_view(f), "Convergence diagnostics"))
+
+
+def format_diagnostic(diagnostic: str, value: float) -> str:
+    """A diagnostic's value with enough digits to see why a gate failed: R-hat 1.0139 is
+    "1.0139" (not "1.01"), 1.004 is "1.0040"; ESS and divergences as whole numbers."""
+    if value != value:
+        return ""
+    if "R-hat" in diagnostic:
+        return f"{value:.4f}"
+    if "ESS" in diagnostic or diagnostic == "divergences":
+        return f"{value:,.0f}"
+    return f"{value:.3f}"
+
+
+def convergence_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The convergence table as shown: values by :func:`format_diagnostic`, passed as yes / NO."""
+    passed = table["passed"].map(lambda p: p if isinstance(p, str) else ("yes" if p else "NO"))
+    return table.assign(value=[format_diagnostic(d, float(v)) for d, v in zip(table["diagnostic"], table["value"])],
+                        passed=passed)

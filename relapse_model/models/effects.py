@@ -63,3 +63,36 @@ def effect_table(posterior: xr.Dataset, priors: PriorSet, spec: ModelSpec,
         rows.append(effect_row(section, f"cytogenetics: {cls}", ratio_quantiles(draws, interval),
                          ratio_quantiles(prior_classes[:, j], interval), SCALES[section] + " vs intermediate risk"))
     return pd.DataFrame(rows)
+
+
+def effect_view(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The effect table per scale, as printed: readable effect names, posterior median (95% CrI)
+    beside the prior's median (95% interval)."""
+    from relapse_model.models.labels import label
+
+    def ratio(m: float, lo: float, hi: float) -> str:
+        return "" if m != m else f"{m:.2f} ({lo:.2f}-{hi:.2f})"
+
+    views = {}
+    for scale, part in table.groupby("scale", sort=False):
+        views[str(scale)] = pd.DataFrame({
+            "effect": [label(c) for c in part["covariate"]],
+            "posterior median (95% CrI)": [ratio(*v) for v in
+                                           zip(part.posterior_median, part.posterior_lower, part.posterior_upper)],
+            "prior median (95%)": [ratio(*v) for v in zip(part.prior_median, part.prior_lower, part.prior_upper)],
+        })
+    return views
+
+
+def effect_text(table: pd.DataFrame) -> str:
+    """The effect table as printed by ``print(model.hazard_ratios())``: one block per scale."""
+    from relapse_model.common.display import render_table
+
+    return "\n".join(render_table(view, scale[0].upper() + scale[1:]) for scale, view in effect_view(table).items())
+
+
+def readable_effects(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` printing as :func:`effect_text` (the data unchanged)."""
+    from relapse_model.common.display import readable
+
+    return readable(table, effect_text)

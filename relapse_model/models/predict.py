@@ -15,6 +15,8 @@ For the single-endpoint cure model, survival S(t) = pi + (1 - pi) S_R(t).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import xarray as xr
 
@@ -46,19 +48,21 @@ def _integration_grid(horizons: np.ndarray, extra: float | None) -> np.ndarray:
 
 def patient_curves(params: ParameterDraws, design: Design, horizons: np.ndarray,
                    conditional_on: float | None = None,
-                   offsets: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+                   offsets: dict[str, np.ndarray] | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
     """Draw-level predictions, arrays (S, n, H) and ``cure_probability`` (S, n).
 
     With ``conditional_on = s``, probabilities are conditional on being event-free (alive, for
     the single-endpoint model) at ``s`` months, and the cure probability is P(cured | event-free
     at s) = pi / (pi + (1 - pi) S_R(s)). ``offsets`` are added to the linear predictors
     (``eta_cure``, ``eta_relapse``, ``eta_death``; arrays broadcastable to (S, n)), e.g. the
-    effects of an added agent.
+    effects of an added agent. ``progress(done, total)`` is called with the patients done as
+    each block of patients is finished.
     """
     eta = linear_predictors(params, design)
     for key, value in (offsets or {}).items():
         eta[key] = eta[key] + value
-    return curves_from_eta(params, eta, horizons, conditional_on)
+    return curves_from_eta(params, eta, horizons, conditional_on, progress)
 
 
 #: Patients per block are chosen so each (draws, patients, grid) array stays near 64 MB.
@@ -66,7 +70,8 @@ _BLOCK_ELEMENTS = 8_000_000
 
 
 def curves_from_eta(params: ParameterDraws, eta: dict[str, np.ndarray], horizons: np.ndarray,
-                    conditional_on: float | None = None) -> dict[str, np.ndarray]:
+                    conditional_on: float | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
     """As :func:`patient_curves`, from linear predictors already computed (arrays (S, n)).
 
     Patients are processed in blocks (each patient's curves are independent), which bounds
@@ -76,10 +81,16 @@ def curves_from_eta(params: ParameterDraws, eta: dict[str, np.ndarray], horizons
     n_draws, n = np.broadcast_shapes(*(np.shape(v) for v in eta.values()))
     per_block = max(1, _BLOCK_ELEMENTS // (n_draws * len(_integration_grid(horizons, conditional_on))))
     if n <= per_block:
-        return _curves_from_eta(params, eta, horizons, conditional_on)
-    parts = [_curves_from_eta(params, {k: np.broadcast_to(v, (n_draws, n))[:, i:i + per_block]
-                                       for k, v in eta.items()}, horizons, conditional_on)
-             for i in range(0, n, per_block)]
+        out = _curves_from_eta(params, eta, horizons, conditional_on)
+        if progress is not None:
+            progress(n, n)
+        return out
+    parts = []
+    for i in range(0, n, per_block):
+        parts.append(_curves_from_eta(params, {k: np.broadcast_to(v, (n_draws, n))[:, i:i + per_block]
+                                               for k, v in eta.items()}, horizons, conditional_on))
+        if progress is not None:
+            progress(min(i + per_block, n), n)
     return {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
 
 

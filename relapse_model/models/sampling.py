@@ -31,6 +31,8 @@ change the draws; ``tests/test_sampling.py`` guards the cold-versus-warm guarant
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import time
 import warnings
@@ -71,6 +73,8 @@ def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains:
     target_accept : float
         Target mean acceptance probability of the step-size adaptation.
     progressbar : bool
+        Show progress on stderr: for ``"pymc"`` the package's own bar (iterations of all chains,
+        warm-up or drawing, divergences), for the others their sampler's.
     cores : int, optional
         Chains run in parallel (default: ``min(chains, os.cpu_count())``). For ``"pymc"`` the
         chains are processes, for nutpie threads; the draws do not depend on it.
@@ -107,7 +111,7 @@ def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains:
     _require(sampler)
     options = dict(options or {})
     cores = cores or min(chains, os.cpu_count() or 1)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_pymc_info():
         _quiet_known_warnings()
         if sampler == "pymc":
             tree = _sample_pymc(pymc_model, draws, tune, chains, cores, random_seed, target_accept,
@@ -140,12 +144,51 @@ def _require(sampler: str) -> None:
             f"(pip install {' '.join(missing)}); sampler='pymc' needs nothing extra")
 
 
+@contextlib.contextmanager
+def _quiet_pymc_info():
+    """PyMC's informational lines (\"Initializing NUTS...\", \"NUTS: [relapse_beta_z, ...]\",
+    \"Multiprocess sampling ...\") are internals to a user of this package: hidden while sampling
+    (its warnings still show); the package's own progress bar says what is happening."""
+    import pymc  # noqa: F401 - importing pymc sets its logger's level, so import it first
+
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _sampling_callback(update, chains: int, tune: int, draws: int):
+    """A ``pm.sample`` callback driving our bar: iterations of every chain, the phase and the
+    divergences after tuning. It only reads each draw's statistics, so the draws are unchanged."""
+    total = chains * (tune + draws)
+    state = {"done": 0, "divergences": 0}
+
+    def callback(trace, draw) -> None:
+        state["done"] += 1
+        stats = draw.stats if isinstance(draw.stats, list) else [draw.stats]
+        if not draw.tuning:
+            state["divergences"] += int(sum(bool(s.get("diverging", False)) for s in stats))
+        done = state["done"]
+        if done % 20 == 0 or done == total:
+            phase = "warming up" if draw.tuning else "drawing"
+            note = f", {state['divergences']} divergence(s)" if state["divergences"] else ""
+            update(done, total, f"sampling {chains} chain(s): {phase}{note}")
+    return callback
+
+
 def _sample_pymc(model, draws, tune, chains, cores, seed, target_accept, progressbar, options) -> xr.DataTree:
     import pymc as pm
+
+    from relapse_model.common.progress import progress_bar
     t0 = time.perf_counter()
-    with model:
+    with model, progress_bar(f"sampling {chains} chain(s): compiling", chains * (tune + draws),
+                             enabled=progressbar) as update:
+        callback = _sampling_callback(update, chains, tune, draws) if progressbar else None
         tree = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
-                         progressbar=progressbar, target_accept=target_accept,
+                         progressbar=False, target_accept=target_accept, callback=callback,
                          compute_convergence_checks=False, backend="c", **options)
     wall = time.perf_counter() - t0
     sampling = float(tree["posterior"].attrs.get("sampling_time", np.nan))

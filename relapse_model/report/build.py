@@ -31,13 +31,17 @@ from relapse_model.checks.model_checks import CheckResults, CheckSpec, calibrati
 from relapse_model.cohort.bundled import bundled_path
 from relapse_model.cohort.cohort import Cohort, load_cohort
 from relapse_model.cohort.schema import COLUMNS
+from relapse_model.cohort.summary import km_at
 from relapse_model.common.intervals import expand_estimates
+from relapse_model.models.convergence import convergence_view
+from relapse_model.models.effects import effect_view
+from relapse_model.common.progress import progress_bar
 from relapse_model.common.output import OutputLock, check_output_folder, publish_folder, staging_folder
 from relapse_model.errors import InputError, Issue
 from relapse_model.report import content
 from relapse_model.report.design import design_table, plain_language
 from relapse_model.report.labels import setting_text
-from relapse_model.report.figures import (arm_curves_figure, calibration_figure, forest_figure, landmark_figure,
+from relapse_model.report.figures import (arm_curves_figure, calibration_grid_figure, forest_figure, landmark_figure,
                                           occupation_figure, outcome_figure, ppc_figure, profile_figure,
                                           response_calibration_figure)
 from relapse_model.report.html import Figure, Section, Table, render_report
@@ -108,13 +112,14 @@ class _Writer:
         self.files: list[Path] = []
         self.tables: dict[str, pd.DataFrame] = {}
 
-    def table(self, key: str, title: str, frame: pd.DataFrame, note: str = "") -> Table:
+    def table(self, key: str, title: str, frame: pd.DataFrame, note: str = "", shown: pd.DataFrame | None = None) -> Table:
+        """Write ``frame`` as CSV; the page shows ``shown`` (readable values) when given."""
         path = self.folder / "tables" / f"{key}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(path, index=False, lineterminator="\n")
         self.files.append(path)
         self.tables[key] = frame
-        return Table(key, title, frame, note, path.relative_to(self.folder).as_posix())
+        return Table(key, title, frame, note, path.relative_to(self.folder).as_posix(), shown)
 
     def figure_data(self, key: str, frame: pd.DataFrame) -> None:
         path = self.folder / "figures" / "data" / f"{key}.csv"
@@ -152,6 +157,8 @@ class _Build:
     verdict: dict[str, Any] = field(default_factory=dict)
     sections: list[Section] = field(default_factory=list)
     inputs: dict[str, Path] = field(default_factory=dict)
+    #: the page's summary: one or two plain sentences per stage, shown at the top
+    summary: list[str] = field(default_factory=list)
 
     @property
     def fig_dir(self) -> Path:
@@ -162,7 +169,12 @@ def _cohort_stage(b: _Build) -> None:
     b.cohort, b.cohort_paths = load_report_cohort(b.spec)
     w, mc = b.writer, b.spec.min_count
     tables = content.cohort_tables(b.cohort, mc)
-    b.sections.append(Section("cohort", "Cohort", [
+    n = len(b.cohort)
+    os5, efs5 = km_at(b.cohort, 60.0, endpoint="os"), km_at(b.cohort, 60.0, endpoint="efs")
+    lead = (f"{n} patients at first relapse; 5-year overall survival {os5:.0%} and event-free survival "
+            f"{efs5:.0%} (Kaplan-Meier).")
+    b.summary.append(f"Cohort: {lead}")
+    b.sections.append(Section("cohort", "Cohort", lead=lead, items=[
         w.table("cohort_characteristics", "Characteristics", tables["characteristics"],
                 f"Counts from 1 to {mc - 1} are shown as <{mc}."),
         w.table("cohort_missing_values", "Missing optional values (kept missing, never dropped)",
@@ -172,6 +184,12 @@ def _cohort_stage(b: _Build) -> None:
                  "(scikit-survival); risk groups with fewer than 5 patients are not drawn."),
     ]))
     b.inputs |= {f"cohort {p.name}": p for p in b.cohort_paths}
+
+
+def effects_shown(effects: pd.DataFrame) -> pd.DataFrame:
+    """The effect table as the page shows it: scale, effect, posterior and prior as median (95% interval)."""
+    return pd.concat([view.assign(scale=scale)[["scale", *view.columns]]
+                      for scale, view in effect_view(effects).items()], ignore_index=True)
 
 
 ONE_STEP_EFFECTS_CAPTION = "Odds ratios of cure and hazard ratios of relapse and of death without relapse"
@@ -187,7 +205,14 @@ def _model_stage(b: _Build) -> None:
     effects = content.effect_table(b.model)
     settings = b.model.spec.settings()
     w.figure_data("effects_forest", effects)
-    b.sections.append(Section("model", "Model and effects", [
+    strongest = effects.assign(distance=np.abs(np.log(effects["posterior_median"])))
+    strongest = strongest[(effects["posterior_lower"] > 1) | (effects["posterior_upper"] < 1)]
+    strongest = strongest.sort_values("distance", ascending=False).head(3)
+    clear = "; ".join(f"{row.effect} ({row.scale} {row.posterior_median:.2f})" for row in strongest.itertuples())
+    lead = ("Effects whose 95% credible interval excludes no effect, largest first: " + clear + "."
+            if clear else "No effect's 95% credible interval excludes no effect.")
+    b.summary.append(f"Model: {lead}")
+    b.sections.append(Section("model", "Model and effects", lead=lead, items=[
         w.table("model_configuration", "Configuration",
                 pd.DataFrame({"setting": [k.replace("_", " ") for k in settings],
                               "value": [setting_text(v) for v in settings.values()]})),
@@ -195,7 +220,7 @@ def _model_stage(b: _Build) -> None:
                  (PATHWAY_EFFECTS_CAPTION if b.model.spec.pathway else ONE_STEP_EFFECTS_CAPTION)
                  + ", posterior median with 95% credible interval (blue) and the prior's median and 95% interval "
                  "(grey)."),
-        w.table("effects", "Effects (posterior and prior)", effects),
+        w.table("effects", "Effects (posterior and prior)", effects, shown=effects_shown(effects)),
     ]))
     if b.spec.model.fit:      # a reused fit carries its priors (and their hash) itself
         b.inputs["fit"] = b.spec.resolve(b.spec.model.fit)
@@ -207,7 +232,9 @@ def _profiles_stage(b: _Build) -> None:
     w, mc, h = b.writer, b.spec.min_count, b.spec.checks.profile_horizon
     profiles = content.risk_profiles(b.model, b.cohort, h, mc)
     w.figure_data("risk_profiles", profiles)
-    b.sections.append(Section("profiles", "Risk by profile", [
+    b.sections.append(Section("profiles", "Risk by profile", lead=f"Predicted against observed {content.survival_label(b.model)} "
+                              f"at {h:g} months for each cytogenetic risk group and "
+                              f"{'timing of relapse' if b.model.spec.pathway else 'MRD status'}.", items=[
         w.table("risk_profiles", f"Predicted and observed risk at {h:g} months by cytogenetic risk group and "
                 f"{'timing of relapse' if b.model.spec.pathway else 'MRD'}",
                 profiles, "Aggregates over each profile's patients; no per-patient predictions are shown. "
@@ -225,7 +252,7 @@ def _checks_stage(b: _Build) -> None:
     w, mc, label = b.writer, b.spec.min_count, content.survival_label(b.model)
     b.checks = run_checks(b.model, b.cohort, _check_spec(b.spec), step=b.say)
     conv, b.verdict = content.diagnostics(b.checks)
-    items = [w.table("convergence", "Convergence diagnostics", conv),
+    items = [w.table("convergence", "Convergence diagnostics", conv, shown=convergence_view(conv)),
              w.table("loo", "PSIS-LOO", b.checks.loo, b.verdict["pareto_k_note"])]
     for name, ds in b.checks.ppc.items():
         ds = _shown_groups(ds, mc)
@@ -238,14 +265,39 @@ def _checks_stage(b: _Build) -> None:
     items += _pathway_check_items(b)
     items.append(w.table("calibration_summary", "Calibration (slope 1 and intercept 0 when calibrated)",
                          calibration_summary(b.checks, label)))
+    numeric = {}
     for key, table in b.checks.calibration.items():
-        kind, horizon = key.split("_")
         shown = suppress_counts(table, ["n", "events"], mc)
         w.figure_data(f"calibration_{key}", shown)
-        numeric = shown.assign(n=pd.to_numeric(shown["n"], errors="coerce"))
-        items.append(w.figure(calibration_figure(numeric, b.fig_dir / f"calibration_{key}.png"),
-                              f"Calibration: {'relapse' if kind == 'relapse' else label}, {horizon}"))
-    b.sections.append(Section("checks", "Model checks", items))
+        numeric[key] = shown.assign(n=pd.to_numeric(shown["n"], errors="coerce"))
+    if numeric:
+        items.append(w.figure(calibration_grid_figure(numeric, b.fig_dir / "calibration.png"),
+                              f"Calibration: {label} and relapse at each horizon",
+                              "Patients grouped by fifth of predicted risk; observed risk (Kaplan-Meier or Aalen-Johansen, "
+                              "95% interval) against the mean prediction, the diagonal and the fitted line."))
+    lead = _checks_lead(b)
+    b.summary.append(f"Checks: {lead}")
+    b.sections.append(Section("checks", "Model checks", items, lead=lead))
+
+
+def _checks_lead(b: _Build) -> str:
+    """The checks in one or two plain sentences: convergence, the predictive band, calibration."""
+    verdict, checks = b.verdict, b.checks
+    parts = ["The fit passed every convergence check" if verdict["passed"] else
+             f"The fit FAILED its convergence checks ({', '.join(verdict['failed'])})"]
+    if checks.ppc and "all" in checks.ppc:
+        overall = checks.ppc["all"].isel(group=0)
+        inside = 1 - float(overall["efs_fraction_outside"]) if "efs_fraction_outside" in overall else None
+        if inside is not None:
+            parts.append(f"the observed EFS curve lies inside the model's 95% predictive band at {inside:.0%} of times")
+    if checks.calibration_fits:
+        slopes = [f.slope for f in checks.calibration_fits.values()]
+        parts.append(f"calibration slopes run from {min(slopes):.2f} to {max(slopes):.2f} (1 is perfect; below 1, "
+                     "predictions too extreme)")
+    if checks.occupation is not None:
+        parts.append(f"the observed state occupation lies inside the model's band at "
+                     f"{float(checks.occupation['inside'].mean()):.0%} of the state-times shown")
+    return "; ".join(parts) + "."
 
 
 def _pathway_check_items(b: _Build) -> list:
@@ -303,7 +355,12 @@ def _trial_stage(part: TrialPart, trial: TrialSpec, trial_path: Path) -> Callabl
                                                     trial.title), "Model-based curves per arm",
                                   "Eligible population; each band pairs posterior draws with draws of the agent "
                                   "effects."))
-        b.sections.append(Section(f"trial_{trial.name}", f"Virtual trial: {trial.title}", items + [
+        sentences = plain_language(oc, trial)
+        flag = type1_warning(oc)
+        b.summary.append(" ".join([f"{trial.title}: {sentences[0]}" if sentences else trial.title]
+                                  + ([flag] if flag else [])))
+        b.sections.append(Section(f"trial_{trial.name}", f"Virtual trial: {trial.title}", lead=" ".join(sentences[:1]),
+                                  items=items + [
             w.table(f"trial_{trial.name}_operating_characteristics",
                     f"Operating characteristics ({n:,} simulated trials per scenario)", oc,
                     "assurance: agent effects drawn from their priors; power: effects at their prior medians; "
@@ -323,7 +380,7 @@ def _write_stage(b: _Build, command: list[str] | None) -> ReportResult:
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     (folder / "provenance.json").write_text(json.dumps(prov, indent=1) + "\n", encoding="utf-8")
     html = folder / "report.html"
-    html.write_text(render_report(b.spec.title, b.sections, b.verdict, prov, folder), encoding="utf-8")
+    html.write_text(render_report(b.spec.title, b.sections, b.verdict, prov, folder, b.summary), encoding="utf-8")
     return ReportResult(folder, html, bool(b.verdict["passed"]), b.verdict,
                         [*w.files, folder / "manifest.json", folder / "provenance.json", html], w.tables)
 
@@ -360,7 +417,7 @@ def n_stages(spec: ReportSpec, *, fitted: bool = False) -> int:
 
 def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str] | None = None,
                  step: Step | None = None, trial_progress: TrialProgress | None = None,
-                 force: bool = False) -> ReportResult:
+                 force: bool = False, progressbar: bool = True) -> ReportResult:
     """Build the report a spec describes: the stages of :func:`report_stages`, then the page.
 
     Everything is validated first and built in a temporary folder beside the output folder, then
@@ -383,6 +440,9 @@ def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str
         ``progress(done, total)`` during each trial simulation.
     force : bool
         Write into a folder that holds other files (they are kept).
+    progressbar : bool
+        Without ``step``: show the stage running and the time so far on stderr (a report of the
+        demo's size takes a few minutes).
 
     Returns
     -------
@@ -390,10 +450,22 @@ def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str
     """
     if not isinstance(spec, ReportSpec):
         spec = load_report_spec(spec)
-    say = step or (lambda _msg: None)
     stages = report_stages(spec, fitted=model is not None)     # reads every trial spec first
     target = check_output_folder(spec.output_dir, "report", force=force)
-    with OutputLock(target), staging_folder(target) as staging:
+    total = n_stages(spec, fitted=model is not None)
+    with (progress_bar("building the report", total, enabled=progressbar and step is None) as update,
+          OutputLock(target), staging_folder(target) as staging):
+        done = [0]
+
+        def say(message: str) -> None:
+            if step is not None:
+                step(message)
+            else:
+                update(done[0], total, message)
+                done[0] += 1
+        if trial_progress is None and step is None and progressbar:
+            def trial_progress(n: int, of: int) -> None:
+                update(done[0] - 1, total, f"simulating: {n:,} of {of:,} trials")
         build = _Build(spec, _Writer(staging), say, trial_progress, model=model)
         for message, stage in stages:
             if message is not None:
@@ -402,4 +474,5 @@ def build_report(spec: ReportSpec | str | Path, *, model=None, command: list[str
         say("writing the report")
         staged = _write_stage(build, command)
         files = publish_folder(staging, target, "report")
+        update(total, total, "report written")
     return replace(staged, folder=target, html=target / "report.html", files=files)

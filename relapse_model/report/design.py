@@ -225,6 +225,11 @@ def _pct(p: float) -> str:
     return f"{100 * p:.0f}%" if p >= 0.01 else f"{100 * p:.1f}%"
 
 
+def _agents(codes) -> str:
+    """Agents' file names in words: ``gemtuzumab_ozogamicin`` -> "gemtuzumab ozogamicin"."""
+    return " + ".join(str(code).replace("_", " ") for code in codes)
+
+
 def plain_language(oc: pd.DataFrame, spec: TrialSpec) -> list[str]:
     """One sentence per scenario of the operating characteristics."""
     if isinstance(spec, ProgrammeSpec):
@@ -235,7 +240,7 @@ def plain_language(oc: pd.DataFrame, spec: TrialSpec) -> list[str]:
         return _multi_arm_sentences(oc, spec)
     if isinstance(spec, SingleArmSpec):
         return _single_arm_sentences(oc, spec)
-    n, added = spec.sample_size, " + ".join(a for arm in spec.arms[1:] for a in arm.add) or "the change"
+    n, added = spec.sample_size, _agents(a for arm in spec.arms[1:] for a in arm.add) or "the change"
     out = []
     for row in oc.itertuples(index=False):
         p, size, months = row[oc.columns.get_loc("P(success)")], row[oc.columns.get_loc("E[sample size]")], \
@@ -259,7 +264,7 @@ def plain_language(oc: pd.DataFrame, spec: TrialSpec) -> list[str]:
 
 
 def _single_arm_sentences(oc: pd.DataFrame, spec: SingleArmSpec) -> list[str]:
-    added = " + ".join(spec.arm.add) or "the regimen"
+    added = _agents(spec.arm.add) or "the regimen"
     out = []
     for row in oc.to_dict("records"):
         p, size = row["P(success)"], row["E[sample size]"]
@@ -314,7 +319,7 @@ def _multi_arm_sentences(oc: pd.DataFrame, spec: MultiArmSpec) -> list[str]:
 
 
 def _programme_sentences(oc: pd.DataFrame, spec: ProgrammeSpec) -> list[str]:
-    added = " + ".join(spec.agents) or "the change"
+    added = _agents(spec.agents) or "the change"
     rows = oc.set_index("scenario")
     out = []
     if "assurance" in rows.index:

@@ -15,19 +15,18 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
 from sksurv.nonparametric import (  # noqa: E402
     cumulative_incidence_competing_risks,
     kaplan_meier_estimator,
 )
 
-from relapse_model.checks.calibration import calibration_slope_intercept  # noqa: E402
+from relapse_model.checks.plots import draw_calibration, draw_calibration_grid  # noqa: E402
 from relapse_model.checks.ppc import CURVES, PPC_LABELS  # noqa: E402
 from relapse_model.checks.sbc import SBCResult  # noqa: E402
 from relapse_model.cohort.cohort import Cohort  # noqa: E402
 from relapse_model.cohort.vocabulary import RISK_GROUPS  # noqa: E402
 from relapse_model.common.png import save_png  # noqa: E402
-from relapse_model.report.labels import label as readable  # noqa: E402
+from relapse_model.models.plots import draw_curves, draw_forest  # noqa: E402
 
 
 def _km_step(ax: plt.Axes, event: np.ndarray, time: np.ndarray, name: str, color: str | None = None) -> str:
@@ -96,34 +95,8 @@ def outcome_figure(cohort: Cohort, path: str | Path, horizon_months: float = 96.
 
 
 def forest_figure(effects: pd.DataFrame, path: str | Path) -> Path:
-    """Forest plot of every effect on its ratio scale: posterior median and 95% credible interval
-    beside the prior's median and 95% interval, one panel per scale (cure, relapse, death)."""
-    scales = list(dict.fromkeys(effects["scale"]))
-    heights = [max(1.2, 0.32 * (effects["scale"] == s).sum() + 0.6) for s in scales]
-    fig, axes = plt.subplots(len(scales), 1, figsize=(8.5, sum(heights) + 0.4), squeeze=False,
-                             gridspec_kw={"height_ratios": heights}, constrained_layout=True)
-    for ax, scale in zip(axes[:, 0], scales):
-        part = effects[effects["scale"] == scale].reset_index(drop=True)
-        v = {k: part[k].to_numpy(float) for k in ("prior_median", "prior_lower", "prior_upper", "posterior_median",
-                                                    "posterior_lower", "posterior_upper")}
-        y = np.arange(len(part))[::-1].astype(float)
-        ax.errorbar(v["prior_median"], y - 0.18,
-                    xerr=[v["prior_median"] - v["prior_lower"], v["prior_upper"] - v["prior_median"]],
-                    fmt="s", color="0.6", ms=4, capsize=2, label="prior (95%)")
-        ax.errorbar(v["posterior_median"], y + 0.18,
-                    xerr=[v["posterior_median"] - v["posterior_lower"], v["posterior_upper"] - v["posterior_median"]],
-                    fmt="o", color="C0", ms=4, capsize=2, label="posterior (95% CrI)")
-        ax.axvline(1.0, color="k", lw=0.8)
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
-        ax.set_yticks(y, [readable(c) for c in part["covariate"]])
-        ax.set_title(str(scale), fontsize=10, loc="left")
-        ax.grid(axis="x", alpha=0.3)
-    axes[0, 0].legend(fontsize=8, loc="best")
-    saved = save_png(fig, path, dpi=150)
-    plt.close(fig)
-    return saved
+    """Forest plot of every effect (:func:`relapse_model.models.plots.draw_forest`) as PNG."""
+    return save_png(draw_forest(effects), path, dpi=150)
 
 
 def profile_figure(profiles: pd.DataFrame, path: str | Path, horizon: float, label: str = "EFS") -> Path:
@@ -148,29 +121,11 @@ def profile_figure(profiles: pd.DataFrame, path: str | Path, horizon: float, lab
 
 
 def arm_curves_figure(curves: xr.Dataset, path: str | Path, title: str) -> Path:
-    """Model-based event-free survival and relapse incidence per trial arm with 95% bands."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    t = curves["time"].to_numpy()
-    for key, ax, label in (("event_free_survival", axes[0], "event-free survival"),
-                           ("relapse_incidence", axes[1], "cumulative incidence of relapse")):
-        for arm in curves["arm"].to_numpy():
-            c = curves.sel(arm=arm)
-            band = c[f"arm_{key}"]
-            start = 1.0 if key == "event_free_survival" else 0.0     # every curve starts at randomisation
-            ts = np.r_[0.0, t]
-            (line,) = ax.plot(ts, np.r_[start, band.sel(estimate="mean")], label=str(arm))
-            ax.fill_between(ts, np.r_[start, band.sel(estimate="lower")], np.r_[start, band.sel(estimate="upper")],
-                            alpha=0.25, color=line.get_color(), linewidth=0)
-        ax.set_ylim(0, 1)
-        ax.set_xlim(0, t.max())
-        ax.set_xlabel("months since randomisation")
-        ax.set_title(label, fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    saved = save_png(fig, path, dpi=150)
-    plt.close(fig)
-    return saved
+    """Model-based event-free survival and relapse incidence per trial arm with 95% bands
+    (:func:`relapse_model.models.plots.draw_curves`), from randomisation at (0, 1)."""
+    names = [n for n in ("event_free_survival", "relapse_incidence") if f"arm_{n}" in curves]
+    return save_png(draw_curves(curves, names, by="arm", prefix="arm_", title=title,
+                                xlabel="months since randomisation"), path, dpi=150)
 
 
 def ppc_figure(ds: xr.Dataset, path: str | Path) -> Path:
@@ -195,9 +150,9 @@ def ppc_figure(ds: xr.Dataset, path: str | Path) -> Path:
                     label="replicate mean")
             ax.step(t, sel[f"{curve}_observed"], where="post", color="black", lw=1.5, label="observed")
             outside = float(sel[f"{curve}_fraction_outside"])
-            title = f"{group} (n={int(sel['n_patients'])}): {PPC_LABELS[curve]}, {outside:.0%} outside band"
+            title = f"{group} (n={int(sel['n_patients'])}): {PPC_LABELS[curve]}\n{outside:.0%} outside the band"
             if curve == "efs":
-                title += f"\np at {ds.attrs.get('horizon', 60):g} mo = {float(sel['efs_p_value_horizon']):.3f}"
+                title += f", p at {ds.attrs.get('horizon', 60):g} months = {float(sel['efs_p_value_horizon']):.3f}"
             ax.set_title(title, fontsize=9)
             ax.set_ylim(0, 1)
             ax.set_xlabel("months since first relapse")
@@ -208,27 +163,13 @@ def ppc_figure(ds: xr.Dataset, path: str | Path) -> Path:
 
 
 def calibration_figure(table: pd.DataFrame, path: str | Path) -> Path:
-    """Observed (with 95% interval) against mean predicted risk per group, the diagonal and the
-    fitted line. Written as PNG with fixed metadata; returns the path."""
-    fit = calibration_slope_intercept(table)
-    fig = Figure(figsize=(4.8, 4.6), constrained_layout=True)
-    ax = fig.subplots()
-    x, y = table["predicted"].to_numpy(float), table["observed"].to_numpy(float)
-    err = np.vstack([y - table["lower"].to_numpy(float), table["upper"].to_numpy(float) - y])
-    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":", label="perfect calibration")
-    ax.errorbar(x, y, yerr=np.clip(err, 0, None), fmt="o", color="black", capsize=3, label="groups (95% CI)")
-    grid = np.linspace(0, 1, 2)
-    ax.plot(grid, fit.intercept + fit.slope * grid, color="tab:red", lw=1.2,
-            label=f"slope {fit.slope:.2f}, intercept {fit.intercept:+.2f}")
-    what = "event (1 - EFS)" if table.attrs.get("kind", "efs") == "efs" else "relapse (cumulative incidence)"
-    horizon = table.attrs.get("horizon", float("nan"))
-    ax.set_xlabel(f"predicted risk of {what} by {horizon:g} months")
-    ax.set_ylabel("observed risk")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    return save_png(fig, path)
+    """One calibration plot (:func:`relapse_model.checks.plots.draw_calibration`) as PNG."""
+    return save_png(draw_calibration(table), path)
+
+
+def calibration_grid_figure(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Every calibration plot in one grid (:func:`relapse_model.checks.plots.draw_calibration_grid`) as PNG."""
+    return save_png(draw_calibration_grid(tables), path)
 
 
 def sbc_figure(result: SBCResult, path: str | Path) -> Path:

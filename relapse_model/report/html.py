@@ -17,11 +17,19 @@ from relapse_model.common.tables import format_number
 
 @dataclass(frozen=True)
 class Table:
+    """A table of the page: ``frame`` is written as CSV at full precision; the page shows
+    ``shown`` when given (a readable form of the same numbers), else ``frame``."""
+
     key: str
     title: str
     frame: pd.DataFrame
     note: str = ""
     csv: str = ""
+    shown: pd.DataFrame | None = None
+
+    @property
+    def page_frame(self) -> pd.DataFrame:
+        return self.frame if self.shown is None else self.shown
 
 
 @dataclass(frozen=True)
@@ -33,9 +41,12 @@ class Figure:
 
 @dataclass(frozen=True)
 class Section:
+    """A part of the page, shown collapsed under its title and ``lead`` (one plain sentence)."""
+
     key: str
     title: str
     items: list[Table | Figure]
+    lead: str = ""
 
 
 def _cell(value: Any) -> str:
@@ -46,9 +57,27 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+#: Column headers of the page that are codes in the CSV files.
+HEADERS = {"elpd_loo": "ELPD (LOO)", "se": "SE", "p_loo": "effective parameters (p_loo)", "n": "patients",
+           "max pareto k": "max Pareto k", "n_patients": "patients", "efs_fraction_outside": "EFS: share outside band",
+           "survival_fraction_outside": "survival: share outside band",
+           "cif_relapse_fraction_outside": "relapse: share outside band",
+           "cif_death_fraction_outside": "death without relapse: share outside band",
+           "efs_p_value_horizon": "p-value, EFS at horizon", "efs_observed_horizon": "EFS observed at horizon",
+           "posterior_median": "posterior median", "posterior_lower": "posterior 2.5%",
+           "posterior_upper": "posterior 97.5%", "prior_median": "prior median", "prior_lower": "prior 2.5%",
+           "prior_upper": "prior 97.5%"}
+
+
+def header(name: object) -> str:
+    """A column header in words (codes such as ``elpd_loo`` or ``n_patients`` are CSV names)."""
+    return HEADERS.get(str(name), str(name).replace("_", " "))
+
+
 def table_html(frame: pd.DataFrame) -> Markup:
     """An HTML table with numbers at three significant digits (the CSV keeps full precision)."""
     shown = frame.map(_cell) if len(frame) else frame
+    shown = shown.rename(columns=header)
     return Markup(shown.to_html(index=False, escape=True, border=0, classes="data", na_rep=""))
 
 
@@ -66,7 +95,9 @@ def _environment() -> Environment:
 
 
 def render_report(title: str, sections: list[Section], verdict: dict[str, Any], provenance: dict[str, Any],
-                  folder: Path) -> str:
-    """The page's HTML; figures are read from disk and embedded."""
+                  folder: Path, summary: list[str] | None = None) -> str:
+    """The page's HTML: the summary at the top, then each section collapsed under its title and
+    lead sentence; figures are read from disk and embedded."""
     template = _environment().get_template("report.html.j2")
-    return template.render(title=title, sections=sections, verdict=verdict, prov=provenance, folder=folder)
+    return template.render(title=title, sections=sections, verdict=verdict, prov=provenance, folder=folder,
+                           summary=summary or [])

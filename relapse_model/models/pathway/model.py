@@ -154,9 +154,16 @@ class PathwayModel:
         death and cure; the transplant's odds ratio of cure and hazard ratio of relapse; the
         hazard ratio of death after a second relapse), posterior median and interval beside the
         prior's. Same columns as :meth:`RelapseModel.hazard_ratios`."""
+        from relapse_model.models.effects import readable_effects
         from relapse_model.models.pathway.effects import pathway_effect_table
-        return pathway_effect_table(self.posterior["posterior"].to_dataset(), self.priors, hierarchy=self.hierarchy,
-                                    interval=interval)
+        return readable_effects(pathway_effect_table(self.posterior["posterior"].to_dataset(), self.priors,
+                                                     hierarchy=self.hierarchy, interval=interval))
+
+    def plot_effects(self, interval: float = 0.95):
+        """The report's forest plot of every transition effect, prior beside posterior
+        (a matplotlib Figure)."""
+        from relapse_model.models.plots import draw_forest
+        return draw_forest(self.hazard_ratios(interval))
 
     def save(self, path: str | Path) -> Path:
         """Write the fit as NetCDF with its provenance and content hash (read back by
