@@ -96,7 +96,10 @@ def test_parameter_recovery_of_the_competing_risk_cure_model(chains, n_draws):
     truth_values = {"cure_intercept": 0.3, "cure_beta": cure_beta, "relapse_beta": relapse_beta,
                     "death_beta": death_beta, "relapse_log_shape": 0.2, "relapse_log_scale": 2.0,
                     "death_log_shape": -0.4, "death_log_scale": 6.5, "cure_group": [1.0, -0.9, 0.0]}
-    assert_parameter_recovery(draws, truth_values, level=0.95, min_coverage=0.85, outer_level=0.995)
+    # about 25 values: an empirical 99.5% interval of 600 draws misses one by chance about one
+    # run in eight (it did on an AVX-512 machine whose floating point gives other draws), so the
+    # every-value check uses the posterior mean and SD
+    assert_parameter_recovery(draws, truth_values, level=0.95, min_coverage=0.85, outer_z=3.9)
     assert model.check().set_index("diagnostic").loc["divergences", "passed"]
 
 

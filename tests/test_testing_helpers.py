@@ -51,3 +51,6 @@ def test_recovery_passes_truth_and_fails_a_wrong_value():
     assert_parameter_recovery(draws, {"a": 0.52, "b": [0.9, -1.1]})
     with pytest.raises(AssertionError, match=r"b\[1\]"):
         assert_parameter_recovery(draws, {"a": 0.52, "b": [0.9, 0.5]})
+    assert_parameter_recovery(draws, {"a": 0.52, "b": [0.9, -1.1]}, outer_z=3.9)
+    with pytest.raises(AssertionError, match=r"outside 3.9 posterior SDs of the mean: b\[1\] \(z = [+-]\d"):
+        assert_parameter_recovery(draws, {"a": 0.52, "b": [0.9, 0.5]}, outer_z=3.9)
