@@ -39,8 +39,8 @@ $(STAMP): requirements.lock pyproject.toml scripts/find-python
 demo: $(STAMP)
 	$(VENV)/bin/relapse-model demo
 
-# What CI runs: everything but the extended tests (about 25 minutes on 2 cores with empty
-# compile caches; README, Development).
+# What CI runs: everything but the extended tests, on 2 workers (19-20 minutes measured with empty
+# compile caches on a busy shared 2-core machine; README, Development).
 test: $(STAMP)
 	$(PY) -m pytest $(XDIST) -m "not extended" $(PYTEST_ARGS)
 
