@@ -4,6 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# make test and make test-fast run the tests on this many pytest-xdist workers; each test file
+# stays on one worker (--dist loadfile), so its module fixtures (fits) are made once. WORKERS=0: one process.
+WORKERS ?= 2
+XDIST = -n $(WORKERS) --dist loadfile
 
 # Keep compile caches, figures' font caches and temporary files inside the ignored .cache/ folder.
 export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor-compiledir
@@ -35,10 +39,10 @@ $(STAMP): requirements.lock pyproject.toml scripts/find-python
 demo: $(STAMP)
 	$(VENV)/bin/relapse-model demo
 
-# What CI runs: everything but the extended tests (about 25 minutes on 2 cores with empty
-# compile caches; README, Development).
+# What CI runs: everything but the extended tests, on 2 workers (19-20 minutes measured with empty
+# compile caches on a busy shared 2-core machine; README, Development).
 test: $(STAMP)
-	$(PY) -m pytest -m "not extended" $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m "not extended" $(PYTEST_ARGS)
 
 # The longest runs (minutes each), outside the test budget: full-length forms of checks that
 # make test runs in a cheaper form (SBC, recovery, lifelines, cold/warm cache, demo rebuilt, the
@@ -48,7 +52,7 @@ test-extended: $(STAMP)
 	$(PY) -m pytest -m extended $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow and not extended" $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m "not slow and not extended" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

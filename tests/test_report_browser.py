@@ -38,7 +38,11 @@ def browser():
         b.close()
 
 
-def test_report_renders_in_chromium_with_every_image_and_no_console_error(browser, demo_report: Path):
+def test_report_renders_in_chromium_with_every_image_and_no_console_error(browser, request):
+    # the demo is asked for only once Chromium is found: a session fixture named in the signature
+    # would be built first (pytest sets up wider scopes first), even in a test that then skips, and
+    # under pytest-xdist this file's worker may not be the one that builds it for test_report.py
+    demo_report: Path = request.getfixturevalue("demo_report")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
