@@ -39,8 +39,9 @@ $(STAMP): requirements.lock pyproject.toml scripts/find-python
 demo: $(STAMP)
 	$(VENV)/bin/relapse-model demo
 
-# What CI runs: everything but the extended tests, on 2 workers (19-20 minutes measured with empty
-# compile caches on a busy shared 2-core machine; README, Development).
+# What CI runs: everything but the extended tests, on 2 workers (9.9 minutes measured on a fresh
+# clone with empty compile caches on an otherwise idle 2-core machine, about 20 under load;
+# README, Development).
 test: $(STAMP)
 	$(PY) -m pytest $(XDIST) -m "not extended" $(PYTEST_ARGS)
 
