@@ -46,11 +46,6 @@ _MEANING = {"assurance": "assurance (effects from agent priors)", "power": "powe
             "no_effect": "family-wise type-I error (no agent has an effect)"}
 
 
-def critical_value(spec: MultiArmSpec) -> float:
-    """The final look's critical z of every comparison."""
-    return float(efficacy_bounds(spec)[-1])
-
-
 def efficacy_bounds(spec: MultiArmSpec) -> np.ndarray:
     """The efficacy bound of every look (``inf`` at interims without efficacy stopping): Dunnett's
     or the generalised-Dunnett MAMS bounds for k arms, or those of one comparison at alpha / k
