@@ -39,7 +39,7 @@ $(STAMP): requirements.lock pyproject.toml scripts/find-python
 demo: $(STAMP)
 	$(VENV)/bin/relapse-model demo
 
-# What CI runs: everything but the extended tests, on 2 workers (9.9 minutes measured on a fresh
+# What CI runs: everything but the extended tests, on 2 workers (7-12 minutes measured on a fresh
 # clone with empty compile caches on an otherwise idle 2-core machine, about 20 under load;
 # README, Development).
 test: $(STAMP)
