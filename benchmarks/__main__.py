@@ -1,4 +1,7 @@
-"""Run every benchmark: ``make bench`` (or ``python -m benchmarks [cohort|trials|engine|model|pathway|master]``)."""
+"""Run every benchmark: ``make bench`` (or ``python -m benchmarks [cohort|trials|engine|model|pathway|master|stan]``).
+
+``stan`` (rstan beside our samplers, needs R with rstan) is not in the default set.
+"""
 
 import sys
 
@@ -22,3 +25,6 @@ if __name__ == "__main__":
     if "master" in which:
         from benchmarks import bench_master
         bench_master.main()
+    if "stan" in which:
+        from benchmarks import bench_stan
+        bench_stan.main([])
