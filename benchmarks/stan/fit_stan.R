@@ -6,7 +6,8 @@
 # Samples CHAINS (default 4) chains of WARMUP (1000) warm-up and DRAWS (1000) kept iterations with
 # adapt_delta 0.95 (the target_accept of relapse-model's fit), 2 chains in parallel, and writes:
 # the Stan and rstan versions; compile and sampling seconds (wall clock, sampling = warm-up +
-# draws of all chains, as PyMC's sampling_time); per-chain elapsed seconds; divergences; and, for
+# draws of all chains, as PyMC's sampling_time); each chain's warm-up and sampling seconds from
+# Stan's own timers (clock(), so CPU seconds of that chain); divergences; and, for
 # every parameter and transformed parameter (lp__ left out), posterior mean, SD, bulk ESS and
 # R-hat. Bulk ESS is rstan::ess_bulk (rank-normalised split-chain bulk ESS of Vehtari et al.
 # 2021, the definition of ArviZ's ess(method="bulk")); R-hat is rstan::Rhat (the same paper).
