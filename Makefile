@@ -10,7 +10,7 @@ WORKERS ?= 2
 XDIST = -n $(WORKERS) --dist loadfile
 
 # Keep compile caches, figures' font caches and temporary files inside the ignored .cache/ folder.
-export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor-compiledir
+export PYTENSOR_FLAGS ?= base_compiledir=$(CURDIR)/.cache/pytensor
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 export MPLCONFIGDIR ?= $(CURDIR)/.cache/matplotlib
 export MPLBACKEND ?= Agg

@@ -28,7 +28,7 @@ def main(argv: list[str]) -> None:
     stats = tree["sample_stats"]
     print(f"{len(cohort)} patients: fit {seconds:.1f} s (sampling {tree.attrs['sampling_seconds']:.1f} s, "
           f"log-likelihood {tree.attrs['log_likelihood_seconds']:.1f} s)")
-    print(f"mean tree depth {float(stats['tree_depth'].mean()):.2f}, mean steps {float(stats['n_steps'].mean()):.1f}")
+    print(f"mean tree depth {float(stats['depth' if 'depth' in stats else 'tree_depth'].mean()):.2f}, mean steps {float(stats['n_steps'].mean()):.1f}")
     print(model.check().to_string())
     print("log_likelihood pathway:", tree["log_likelihood"]["pathway"].shape)
     if "--save" in argv:

@@ -128,7 +128,9 @@ SMALL_MODEL = {"outcome": "cure", "cure": False, "stemness": None, "include_mrd"
 def test_same_seed_same_draws_across_processes_with_cold_and_warm_compile_cache(tmp_path, model, draws):
     """Guards the sampler/backend choice: a dependency update that breaks it fails here.
     make test: a small model (below); make test-extended: the default model."""
-    env = {**os.environ, "PYTENSOR_FLAGS": f"compiledir={tmp_path / 'compiledir'}"}
+    # base_compiledir holds PyTensor's C cache and its Numba cache (the default sampler's logp)
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'pytensor'}",
+           "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     script = _SCRIPT.format(model=model, draws=draws)
     digests = []
     for _ in range(2):  # first run compiles into the empty folder, second reuses it
@@ -136,7 +138,8 @@ def test_same_seed_same_draws_across_processes_with_cold_and_warm_compile_cache(
                               timeout=900, cwd=ROOT)
         assert done.returncode == 0, done.stderr[-2000:]
         digests.append(next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("DIGEST")))
-        assert any((tmp_path / "compiledir").glob("tmp*/*.so")), "the first process compiled no model code"
+        assert any((tmp_path / "pytensor").rglob("*.so")), "the first process compiled no C code"
+        assert any((tmp_path / "pytensor" / "numba").rglob("*.nbi")), "the first process cached no Numba code"
     assert digests[0] == digests[1]
     assert len(set(digests)) == 1 and len(digests[0]) == 64
     assert hashlib.sha256(b"").hexdigest() not in digests

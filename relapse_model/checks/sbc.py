@@ -14,6 +14,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,7 @@ def _posterior_values(model, names: list[str], n_posterior: int) -> dict[str, np
 def run_sbc(template: Cohort, n_replications: int, *, seed: int = 0, model_kwargs: dict[str, Any] | None = None,
             priors: str | Path | None = None, draws: int = 200, tune: int = 200, chains: int = 2,
             n_posterior: int = 99, censor_months: tuple[float, float] = (24.0, 96.0),
-            progress: Callable[[int, int], None] | None = None) -> SBCResult:
+            progress: Callable[[int, int], None] | None = None, workers: int = 1) -> SBCResult:
     """Run ``n_replications`` SBC replications on the template cohort's covariates.
 
     Parameters
@@ -106,33 +107,81 @@ def run_sbc(template: Cohort, n_replications: int, *, seed: int = 0, model_kwarg
         Configuration of :class:`RelapseModel` (the same model generates and fits).
     n_posterior : int
         Posterior draws the true value is ranked among (thinned evenly; needs chains x draws >= it).
+    workers : int, default 1
+        Replications fitted at once, each in its own process (its chains then run one after the
+        other). Every replication's seeds come from ``SeedSequence(seed, spawn_key=(r,))``, so
+        the ranks are identical whatever the number of workers.
     """
+    replicate = partial(_one_step_replication, template=template, seed=seed, model_kwargs=dict(model_kwargs or {}),
+                        priors=priors, draws=draws, tune=tune, chains=chains, n_posterior=n_posterior,
+                        censor_months=censor_months, cores=1 if workers > 1 else None)
+    return _collect(map_replications(replicate, n_replications, workers, progress), n_posterior)
+
+
+def map_replications(replicate: Callable[[int], Any], n: int, workers: int = 1,
+                     progress: Callable[[int, int], None] | None = None) -> list[Any]:
+    """``[replicate(r) for r in range(n)]``, on ``workers`` processes when ``workers > 1``.
+
+    The results come back in replication order. Processes are started with ``spawn`` (a fork
+    of a process holding compiled samplers and threads is unsafe), so ``replicate`` must be
+    picklable: a module-level function, or a ``functools.partial`` of one.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    if workers == 1 or n <= 1:
+        results = []
+        for r in range(n):
+            results.append(replicate(r))
+            if progress:
+                progress(r + 1, n)
+        return results
+    import concurrent.futures as cf
+    import multiprocessing
+
+    results: list[Any] = [None] * n
+    with cf.ProcessPoolExecutor(min(workers, n), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(replicate, r): r for r in range(n)}
+        for done, future in enumerate(cf.as_completed(futures), start=1):
+            results[futures[future]] = future.result()
+            if progress:
+                progress(done, n)
+    return results
+
+
+def _collect(results: list[tuple[dict[str, int], int]], n_posterior: int) -> SBCResult:
+    return SBCResult(pd.DataFrame([ranks for ranks, _ in results]), n_posterior,
+                     np.array([divergences for _, divergences in results]))
+
+
+def _replication_seeds(seed: int, r: int) -> tuple[int, int, int]:
+    """(prior, simulation, fit) seeds of replication ``r``: independent of order and of workers."""
+    prior_seed, sim_seed, fit_seed = (int(x) for x in np.random.SeedSequence(seed, spawn_key=(r,))
+                                      .generate_state(3, np.uint32))
+    return prior_seed, sim_seed, fit_seed
+
+
+def _one_step_replication(r: int, *, template: Cohort, seed: int, model_kwargs: dict[str, Any],
+                          priors: str | Path | None, draws: int, tune: int, chains: int, n_posterior: int,
+                          censor_months: tuple[float, float], cores: int | None) -> tuple[dict[str, int], int]:
     from relapse_model.common.paths import DEFAULT_PRIORS
     from relapse_model.models import RelapseModel
 
-    kwargs = dict(model_kwargs or {})
-    generator = RelapseModel(priors or DEFAULT_PRIORS, **kwargs)
+    generator = RelapseModel(priors or DEFAULT_PRIORS, **model_kwargs)
     design = generator.design(template, with_outcome=False)
     base = template.data.drop(columns=["early_relapse", "risk_group", "mrd_positive", "mrd_reason"] + template.extra_columns)
-    rows, divergences = [], []
-    for r in range(n_replications):
-        ss = np.random.SeedSequence(seed, spawn_key=(r,))
-        prior_seed, sim_seed, fit_seed = (int(x) for x in ss.generate_state(3, np.uint32))
-        truth = generator.prior_parameters(n_draws=1, seed=prior_seed, cohort=template)
-        rng = np.random.default_rng(sim_seed)
-        sim = simulate_outcomes(truth, design, rng, censor_months=rng.uniform(*censor_months, design.n))
-        cohort = Cohort.from_frame(with_simulated_outcomes(base, sim), f"SBC replication {r}")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ThinDataWarning)   # prior draws can make lopsided cohorts
-            fit = RelapseModel(priors or DEFAULT_PRIORS, **kwargs).fit(
-                cohort, draws=draws, tune=tune, chains=chains, random_seed=fit_seed, progressbar=False)
-        values = _truth_table(truth)
-        post = _posterior_values(fit, list(values), n_posterior)
-        rows.append({name: int((post[name] < value).sum()) for name, value in values.items()})
-        divergences.append(int(fit.posterior["sample_stats"]["diverging"].sum()))
-        if progress:
-            progress(r + 1, n_replications)
-    return SBCResult(pd.DataFrame(rows), n_posterior, np.array(divergences))
+    prior_seed, sim_seed, fit_seed = _replication_seeds(seed, r)
+    truth = generator.prior_parameters(n_draws=1, seed=prior_seed, cohort=template)
+    rng = np.random.default_rng(sim_seed)
+    sim = simulate_outcomes(truth, design, rng, censor_months=rng.uniform(*censor_months, design.n))
+    cohort = Cohort.from_frame(with_simulated_outcomes(base, sim), f"SBC replication {r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ThinDataWarning)   # prior draws can make lopsided cohorts
+        fit = RelapseModel(priors or DEFAULT_PRIORS, **model_kwargs).fit(
+            cohort, draws=draws, tune=tune, chains=chains, cores=cores, random_seed=fit_seed, progressbar=False)
+    values = _truth_table(truth)
+    post = _posterior_values(fit, list(values), n_posterior)
+    return ({name: int((post[name] < value).sum()) for name, value in values.items()},
+            int(fit.posterior["sample_stats"]["diverging"].sum()))
 
 
 #: Pathway parameters whose ranks SBC checks: scalars, and the early-relapse effects on response
@@ -158,12 +207,20 @@ def _pathway_truth(truth) -> dict[str, float]:
 
 def run_pathway_sbc(template: Cohort, n_replications: int, *, seed: int = 0, priors: str | Path | None = None,
                     draws: int = 200, tune: int = 200, chains: int = 2, n_posterior: int = 99,
-                    progress: Callable[[int, int], None] | None = None) -> SBCResult:
+                    progress: Callable[[int, int], None] | None = None, workers: int = 1) -> SBCResult:
     """SBC of the pathway model: parameters from ``priors/pathway.toml``, whole paths simulated
     for the template's patients by the model's own generative code
     (:func:`relapse_model.models.pathway.simulate.simulate_cohort`, administrative censoring
     uniform on 24-96 months), refit, ranks of the true values (:data:`PATHWAY_SBC_SCALARS`, every
-    Weibull baseline, the early-relapse effects). The template is taken as one study."""
+    Weibull baseline, the early-relapse effects). The template is taken as one study.
+    ``workers``: as in :func:`run_sbc` (identical ranks for any number)."""
+    replicate = partial(_pathway_replication, template=template, seed=seed, priors=priors, draws=draws, tune=tune,
+                        chains=chains, n_posterior=n_posterior, cores=1 if workers > 1 else None)
+    return _collect(map_replications(replicate, n_replications, workers, progress), n_posterior)
+
+
+def _pathway_replication(r: int, *, template: Cohort, seed: int, priors: str | Path | None, draws: int, tune: int,
+                         chains: int, n_posterior: int, cores: int | None) -> tuple[dict[str, int], int]:
     from relapse_model.cohort.schema import COLUMNS
     from relapse_model.models.pathway.model import PathwayModel
     from relapse_model.models.pathway.parameters import from_priors
@@ -173,20 +230,14 @@ def run_pathway_sbc(template: Cohort, n_replications: int, *, seed: int = 0, pri
     model = PathwayModel(priors)
     design = model.design(Cohort.from_frame(covariates, "SBC template"))
     response = tuple(c for c in design.covariates if c not in ("mrd_positive", "mrd_unknown"))
-    rows, divergences = [], []
-    for r in range(n_replications):
-        prior_seed, sim_seed, fit_seed = (int(x) for x in np.random.SeedSequence(seed, spawn_key=(r,))
-                                          .generate_state(3, np.uint32))
-        truth = from_priors(model.priors, response, design.covariates, 1, n_draws=1, seed=prior_seed)
-        cohort = Cohort.from_frame(simulate_cohort(truth, covariates, design, seed=sim_seed), f"SBC replication {r}")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ThinDataWarning)   # prior draws can make lopsided cohorts
-            fit = PathwayModel(priors).fit(cohort, draws=draws, tune=tune, chains=chains, random_seed=fit_seed,
-                                           progressbar=False)
-        values = _pathway_truth(truth)
-        post = _posterior_values(fit, list(values), n_posterior)
-        rows.append({name: int((post[name] < value).sum()) for name, value in values.items()})
-        divergences.append(int(fit.posterior["sample_stats"]["diverging"].sum()))
-        if progress:
-            progress(r + 1, n_replications)
-    return SBCResult(pd.DataFrame(rows), n_posterior, np.array(divergences))
+    prior_seed, sim_seed, fit_seed = _replication_seeds(seed, r)
+    truth = from_priors(model.priors, response, design.covariates, 1, n_draws=1, seed=prior_seed)
+    cohort = Cohort.from_frame(simulate_cohort(truth, covariates, design, seed=sim_seed), f"SBC replication {r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ThinDataWarning)   # prior draws can make lopsided cohorts
+        fit = PathwayModel(priors).fit(cohort, draws=draws, tune=tune, chains=chains, cores=cores,
+                                       random_seed=fit_seed, progressbar=False)
+    values = _pathway_truth(truth)
+    post = _posterior_values(fit, list(values), n_posterior)
+    return ({name: int((post[name] < value).sum()) for name, value in values.items()},
+            int(fit.posterior["sample_stats"]["diverging"].sum()))

@@ -51,6 +51,8 @@ def fit_json(model, checks: pd.DataFrame) -> dict:
 @click.option("--target-accept", type=click.FloatRange(0.5, 1.0, min_open=True, max_open=True),
               default=default(SamplerSpec, "target_accept"), show_default=True,
               help="NUTS target acceptance; raise it (e.g. 0.98) when a fit reports divergences.")
+@click.option("--sampler", "nuts", type=click.Choice(choices(SamplerSpec, "nuts")), default=default(SamplerSpec, "nuts"),
+              show_default=True, help="NUTS implementation (README, Benchmarks); each is bit-reproducible under --seed.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the fit (NetCDF).")
@@ -58,7 +60,8 @@ def fit_json(model, checks: pd.DataFrame) -> dict:
 @json_option
 @strict_option
 def fit(cohort: Path, reading: dict, priors_path: Path | None, outcome: str, endpoint: str, baseline: str, no_cure: bool,
-        stemness: str, draws: int, tune: int, chains: int, target_accept: float, seed: int, out_path: Path, quiet: bool,
+        stemness: str, draws: int, tune: int, chains: int, target_accept: float, nuts: str, seed: int, out_path: Path,
+        quiet: bool,
         as_json: bool, strict: bool) -> None:
     """Fit the hierarchical Bayesian model to a cohort and save the posterior.
 
@@ -85,7 +88,7 @@ def fit(cohort: Path, reading: dict, priors_path: Path | None, outcome: str, end
     chosen = {k: v for k, v in settings.items() if v != default(ModelSpec, k)}
     spec = parse_model_spec({"outcome": outcome, **chosen}, "fit")
     sampler = parse_sampler_spec({"draws": draws, "tune": tune, "chains": chains, "random_seed": seed,
-                                  "target_accept": target_accept}, "fit")
+                                  "target_accept": target_accept, "nuts": nuts}, "fit")
     model = RelapseModel(priors_path, spec).fit(c, sampler, progressbar=not (quiet or as_json))
     checks = model.check()
     passed = warn_failed_fit(model, checks)

@@ -16,8 +16,10 @@ from relapse_model.cli.common import out, print_table, progress_bar, quiet_optio
               show_default=True)
 @click.option("--model", "outcome", type=click.Choice(["competing", "pathway"]), default="competing", show_default=True,
               help="The one-step competing-risk cure model, or the pathway model (about 2 minutes a replication).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Replications fitted at once, one process each; the ranks are the same for any number.")
 @quiet_option
-def sbc(replications: int, seed: int, out_dir: Path, outcome: str, quiet: bool) -> None:
+def sbc(replications: int, seed: int, out_dir: Path, outcome: str, workers: int, quiet: bool) -> None:
     """Simulation-based calibration on the BFM-like cohort's covariates (about 20 s a replication).
 
     Draws parameters from the priors, simulates outcomes, refits, and ranks each true value among
@@ -27,6 +29,7 @@ def sbc(replications: int, seed: int, out_dir: Path, outcome: str, quiet: bool) 
     Examples:
       relapse-model sbc --replications 100
       relapse-model sbc --replications 20 --seed 3 --out /tmp/sbc
+      relapse-model sbc --replications 100 --workers 4      # on a machine with 8 cores
       relapse-model sbc --model pathway --replications 20 --out /tmp/sbc_pathway
     """
     from relapse_model.checks.sbc import run_pathway_sbc, run_sbc
@@ -37,7 +40,7 @@ def sbc(replications: int, seed: int, out_dir: Path, outcome: str, quiet: bool) 
     with bar:
         run = run_pathway_sbc if outcome == "pathway" else run_sbc
         result = run(load_bundled("bfm_like"), replications, seed=seed, draws=500, tune=500, chains=2,
-                     progress=progress)
+                     progress=progress, workers=workers)
     out_dir.mkdir(parents=True, exist_ok=True)
     result.ranks.to_csv(out_dir / "sbc_ranks.csv", index=False)
     table = result.uniformity()

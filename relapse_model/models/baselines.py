@@ -68,4 +68,5 @@ def piecewise_cumulative_hazard(exposure, log_rates, xp=np):
     """H(t) = sum_j rate_j * exposure_j(t)."""
     if xp is np:
         return (exposure * np.exp(log_rates)[..., None, :]).sum(-1)
-    return xp.dot(exposure, xp.exp(log_rates))
+    # elementwise and summed, not xp.dot: without a linked BLAS PyTensor's Gemv runs from Python
+    return (exposure * xp.exp(log_rates)).sum(axis=-1)

@@ -7,6 +7,8 @@ when the data say little about a coefficient. The class / study hierarchy is
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
@@ -45,27 +47,34 @@ def linear_predictor(section: str, covariates: tuple[str, ...], priors: PriorSet
     names = Names(section)
     beta = vector_variable(names.beta, [priors[section, c] for c in covariates], names.covariate_dim)
     cols = [design.covariates.index(c) for c in covariates]
-    return pt.dot(pt.as_tensor(design.X[:, cols]), beta)
+    return design_product(design.X[:, cols], beta)
+
+
+def design_product(X: np.ndarray, beta) -> pt.TensorVariable:
+    """``X @ beta`` as an elementwise product summed over columns: without a linked BLAS,
+    PyTensor's Gemv runs from Python and costs more than the product itself (n x a few columns)."""
+    return (pt.as_tensor(X) * beta).sum(axis=-1)
 
 
 def _baseline(section: str, kind: str, priors: PriorSet, design: Design,
-              grid: bl.PiecewiseGrid) -> tuple[pt.TensorVariable, pt.TensorVariable]:
-    """(log h0(t_i), H0(t_i)) of one cause at the observed times."""
+              grid: bl.PiecewiseGrid) -> tuple[pt.TensorVariable, Callable[[pt.TensorVariable], pt.TensorVariable]]:
+    """(log h0(t_i), eta -> H0(t_i) e^eta) of one cause at the observed times."""
     names = Names(section)
     if kind == "weibull":
         log_shape = priors[section, "weibull_log_shape"].variable(names.log_shape)
         log_scale = priors[section, "weibull_log_scale"].variable(names.log_scale)
         log_t = pt.as_tensor(np.log(design.time))
-        return (bl.weibull_log_hazard(log_t, log_shape, log_scale, xp=pt),
-                bl.weibull_cumulative_hazard(log_t, log_shape, log_scale, xp=pt))
+        log_cum = pt.exp(log_shape) * (log_t - log_scale)
+        # one exp per row, not exp(log H0) * exp(eta): the exponentials are most of a gradient's cost
+        return bl.weibull_log_hazard(log_t, log_shape, log_scale, xp=pt), lambda eta: pt.exp(log_cum + eta)
     first = priors[section, "piecewise_log_rate"].params
     rw_sd = priors[section, "piecewise_rw_sd"].variable(names.rw_sd)
     z = pm.Normal(names.rate_z, 0.0, 1.0, dims="interval")
     # random walk on the log rate: interval 0 from its prior, later ones step by rw_sd * z
     steps = pt.concatenate([[first["mu"] + first["sigma"] * z[0]], rw_sd * z[1:]])
     log_rate = pm.Deterministic(names.log_rate, pt.cumsum(steps), dims="interval")
-    return (bl.piecewise_log_hazard(pt.as_tensor(grid.interval(design.time)), log_rate, xp=pt),
-            bl.piecewise_cumulative_hazard(pt.as_tensor(grid.exposure(design.time)), log_rate, xp=pt))
+    cum = bl.piecewise_cumulative_hazard(pt.as_tensor(grid.exposure(design.time)), log_rate, xp=pt)
+    return bl.piecewise_log_hazard(pt.as_tensor(grid.interval(design.time)), log_rate, xp=pt), lambda eta: cum * pt.exp(eta)
 
 
 def model_coords(spec: ModelSpec, design: Design) -> dict[str, list[str]]:
@@ -103,12 +112,12 @@ def build_pymc_model(design: Design, priors: PriorSet, spec: ModelSpec) -> pm.Mo
         eta_cure = _cure_predictor(spec, priors, design)
         if spec.hierarchy and not spec.cure:
             eta_relapse = eta_relapse + class_and_study("relapse", priors, design)
-        log_h0, cum_h0 = _baseline("relapse", spec.baseline, priors, design, grid)
-        hazards = [log_h0 + eta_relapse, cum_h0 * pt.exp(eta_relapse)]
+        log_h0, cum_h = _baseline("relapse", spec.baseline, priors, design, grid)
+        hazards = [log_h0 + eta_relapse, cum_h(eta_relapse)]
         if spec.competing:
             eta_death = linear_predictor("death", spec.death_covariates, priors, design)
-            log_hd0, cum_hd0 = _baseline("death", spec.baseline, priors, design, grid)
-            hazards += [log_hd0 + eta_death, cum_hd0 * pt.exp(eta_death)]
+            log_hd0, cum_hd = _baseline("death", spec.baseline, priors, design, grid)
+            hazards += [log_hd0 + eta_death, cum_hd(eta_death)]
             observed = pt.as_tensor(design.cause)
             loglik = competing_risks_loglik
         else:

@@ -22,8 +22,14 @@ def _softplus(x, xp):
     return np.logaddexp(0.0, x) if xp is np else pt.softplus(x)
 
 
-def _logaddexp(a, b, xp):
-    return np.logaddexp(a, b) if xp is np else pt.logaddexp(a, b)
+def logaddexp(a, b, xp=np):
+    """log(e^a + e^b) = max + log1p(e^-|a - b|); with pytensor written out, so it fuses into one
+    elementwise kernel (``pt.logaddexp`` is an OpFromGraph run from Python) and its gradient at
+    a tie is 1/2 each."""
+    if xp is np:
+        return np.logaddexp(a, b)
+    d = a - b
+    return xp.where(d > 0, a, b) + xp.log1p(xp.exp(xp.where(d > 0, -d, d)))
 
 
 def log_cure_and_not(eta_cure, xp=np):
@@ -36,7 +42,7 @@ def log_relapse_free(eta_cure, cum_hazard, xp=np):
     if eta_cure is None:
         return -cum_hazard
     log_pi, log_not = log_cure_and_not(eta_cure, xp)
-    return _logaddexp(log_pi, log_not - cum_hazard, xp)
+    return logaddexp(log_pi, log_not - cum_hazard, xp)
 
 
 def cure_survival_loglik(event, log_hazard, cum_hazard, eta_cure=None, xp=np):

@@ -125,7 +125,7 @@ class RelapseModel:
         cohort : Cohort
         sampler : SamplerSpec, optional
             How to sample (default :class:`SamplerSpec()`: 4 chains of 1,000 tuning and 1,000
-            kept draws, PyMC's NUTS on PyTensor's C backend, bit-identical for one seed).
+            kept draws, nutpie's NUTS on a Numba-compiled log density, bit-identical for one seed).
         progressbar : bool
         **overrides
             Fields of :class:`SamplerSpec` to change: ``draws``, ``tune``, ``chains``, ``cores``,

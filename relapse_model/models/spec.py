@@ -180,11 +180,13 @@ def _check_pathway_settings(data: dict[str, Any]) -> None:
 class SamplerSpec(_Frozen):
     """How to sample the posterior with NUTS (:func:`relapse_model.models.sampling.sample_posterior`).
 
-    ``nuts="pymc"`` (default) is PyMC's NUTS on PyTensor's C backend; ``"nutpie"`` is nutpie's
-    Rust NUTS on a Numba-compiled log density with fastmath off (``pip install nutpie``), about
-    2.6 times less CPU for a similar ESS in our measurements; ``"numpyro"`` is NumPyro on JAX's CPU
-    backend (``pip install numpyro``). Each gives bit-identical draws for one seed in any process,
-    with a cold or a warm compile cache (measured; see ``benchmarks/bench_samplers.py``).
+    ``nuts="nutpie"`` (default) is nutpie's Rust NUTS on a Numba-compiled log density with
+    fastmath off: on the default model about 2.7 times faster sampling than ``"pymc"`` (PyMC's
+    NUTS, in Python, on PyTensor's C backend) and 3 times on the pathway model, for a similar
+    ESS; ``"numpyro"`` is NumPyro on JAX's CPU backend (``pip install numpyro``; slower here).
+    Each gives bit-identical draws for one seed in any process, with a cold or a warm compile
+    cache (measured; ``benchmarks/bench_samplers.py``, ``tests/test_sampling.py``). The samplers
+    give different draws from one another, with the same posterior summaries.
     """
 
     draws: int = Field(default=1000, ge=10)
@@ -193,7 +195,7 @@ class SamplerSpec(_Frozen):
     cores: int | None = Field(default=None, ge=1)
     random_seed: int = Field(default=0, ge=0)
     target_accept: float = Field(default=0.95, gt=0.5, lt=1.0)
-    nuts: Literal["pymc", "nutpie", "numpyro"] = "pymc"
+    nuts: Literal["nutpie", "pymc", "numpyro"] = "nutpie"
 
     def to_json(self) -> str:
         return self.model_dump_json()

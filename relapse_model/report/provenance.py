@@ -13,8 +13,8 @@ from typing import Any
 from relapse_model import __version__
 
 #: Libraries whose versions can change a report's numbers or figures.
-DEPENDENCIES = ("numpy", "scipy", "pandas", "xarray", "pymc", "pytensor", "arviz", "scikit-survival",
-                "matplotlib", "jinja2", "h5netcdf", "dask")
+DEPENDENCIES = ("numpy", "scipy", "pandas", "xarray", "pymc", "pytensor", "nutpie", "numba", "arviz",
+                "scikit-survival", "matplotlib", "jinja2", "h5netcdf", "dask")
 
 
 def file_sha256(path: str | Path) -> str:

@@ -32,7 +32,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from relapse_model.cohort.vocabulary import CYTOGENETICS
-from relapse_model.models.build import class_and_study
+from relapse_model.models.build import class_and_study, design_product, linear_predictor
 from relapse_model.models.design import Design
 from relapse_model.models.hierarchy import EFFECT_GROUPS, Names
 from relapse_model.models.pathway.likelihood import PathwayPredictors, Sojourns, Weibull, path_loglik
@@ -82,22 +82,6 @@ def pathway_coords(data: PathwayData) -> dict[str, list[str]]:
     }
 
 
-def _product(X: np.ndarray, beta) -> pt.TensorVariable:
-    """``X @ beta`` as an elementwise product summed over columns: without a linked BLAS,
-    PyTensor's Gemv runs from Python and costs more than the product itself (n x a few columns)."""
-    return (pt.as_tensor(X) * beta).sum(axis=-1)
-
-
-def linear_predictor(section: str, covariates: tuple[str, ...], priors: PriorSet, design: Design):
-    """X beta over ``covariates`` with the non-centred priors of ``section`` (zeros if none): the
-    same variables as :func:`relapse_model.models.build.linear_predictor`, without its ``pt.dot``."""
-    if not covariates:
-        return pt.zeros(design.n)
-    names = Names(section)
-    beta = vector_variable(names.beta, [priors[section, c] for c in covariates], names.covariate_dim)
-    return _product(design.X[:, [design.covariates.index(c) for c in covariates]], beta)
-
-
 def _weibull(name: str, section: str, priors: PriorSet) -> Weibull:
     return Weibull(priors[section, "weibull_log_shape"].variable(f"{name}_log_shape"),
                    priors[section, "weibull_log_scale"].variable(f"{name}_log_scale"))
@@ -120,7 +104,7 @@ def _transplant_effects(data: PathwayData, priors: PriorSet):
     shift = priors["transplant_cure", "shift"].variable("transplant_cure_shift")
     modifier = vector_variable("transplant_cure_modifier", [priors["transplant_cure", k] for k in TRANSPLANT_MODIFIERS],
                                "transplant_modifier")
-    delta = shift + _product(data.modifiers(), modifier)
+    delta = shift + design_product(data.modifiers(), modifier)
     gamma = priors["transplant_relapse", "log_hazard_ratio"].variable("transplant_relapse_log_hr")
     return delta, gamma
 

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from relapse_model.models.baselines import weibull_cumulative_hazard, weibull_log_hazard
-from relapse_model.models.likelihood import log_cure_and_not
+from relapse_model.models.likelihood import log_cure_and_not, logaddexp
 from relapse_model.models.pathway.paths import (CENSORED_BEFORE_ASSESSMENT, EARLY_DEATH, REFRACTORY, RESPONSE,
                                                 ObservedPaths)
 
@@ -234,19 +234,9 @@ def _take(x, idx: np.ndarray, xp):
     return x if x.type.ndim == 0 or x.type.broadcastable[-1] else x[..., idx]
 
 
-def _logaddexp(a, b, xp):
-    """log(e^a + e^b) = max + log1p(e^-|a - b|); with pytensor written out, so it fuses into one
-    elementwise kernel (``pt.logaddexp`` is an OpFromGraph run from Python) and its gradient at
-    a tie is 1/2 each."""
-    if xp is np:
-        return np.logaddexp(a, b)
-    d = a - b
-    return xp.where(d > 0, a, b) + xp.log1p(xp.exp(xp.where(d > 0, -d, d)))
-
-
 def _log_softmax3(eta1, eta2, xp):
     """(log p0, log p1, log p2) for logits (0, eta1, eta2)."""
-    lse = _logaddexp(_logaddexp(0.0 * eta1, eta1, xp), eta2, xp)
+    lse = logaddexp(logaddexp(0.0 * eta1, eta1, xp), eta2, xp)
     return -lse, eta1 - lse, eta2 - lse
 
 
@@ -266,7 +256,7 @@ def remission_loglik(so: Sojourns, p: PathwayPredictors, xp=np):
     ix = so.index
     log_pi, log_not = log_cure_and_not(_take(p.eta_cure, ix.responders, xp), xp)
     h_r = p.relapse.cum_h_at(ix.log_u, xp)
-    relapse_free = _logaddexp(log_pi, log_not - h_r, xp)
+    relapse_free = logaddexp(log_pi, log_not - h_r, xp)
     relapse = log_not + p.relapse.log_h_at(ix.log_u, xp) - h_r
     term = _select(ix.u_exit, {RELAPSE: relapse, DEATH: relapse_free + p.death.log_h_at(ix.log_u, xp),
                                TRANSPLANT: relapse_free + p.transplant.log_h_at(ix.log_u, xp)}, relapse_free, xp)
@@ -287,7 +277,7 @@ def transplant_loglik(so: Sojourns, p: PathwayPredictors, xp=np):
     log_pi, log_not = log_cure_and_not(post_transplant_cure_logit(so, p, xp), xp)
     h_r = p.relapse.cum_h_at(ix.log_v, xp) * xp.exp(p.gamma)
     relapse = log_not + p.relapse.log_h_at(ix.log_v, xp) + p.gamma - h_r
-    relapse_free = _logaddexp(log_pi, log_not - h_r, xp)
+    relapse_free = logaddexp(log_pi, log_not - h_r, xp)
     term = _select(ix.v_exit, {RELAPSE: relapse, DEATH: relapse_free + p.transplant_death.log_h_at(ix.log_v, xp)},
                    relapse_free, xp)
     return term - p.transplant_death.cum_h_at(ix.log_v, xp)

@@ -113,7 +113,7 @@ class PathwayModel:
 
     def fit(self, cohort: Cohort, sampler: SamplerSpec | None = None, *, progressbar: bool = True,
             **overrides: Any) -> PathwayModel:
-        """Sample the posterior with NUTS (PyMC on PyTensor's C backend: bit-identical per seed).
+        """Sample the posterior with NUTS (default nutpie, Numba-compiled log density; bit-identical per seed).
 
         ``overrides`` are fields of :class:`SamplerSpec` (``draws``, ``tune``, ``chains``,
         ``random_seed`` ...). Returns ``self``, fitted.
