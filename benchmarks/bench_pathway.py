@@ -1,7 +1,7 @@
 """The pathway model: fit time and convergence on the bundled cohorts, landmark-prediction time,
 and the LOO comparison with the one-step competing-risk model on one endpoint (EFS).
 
-    python -m benchmarks pathway            # both cohorts, 4 chains x 1,000 draws (about 30 min)
+    python -m benchmarks pathway            # both cohorts, 4 chains x 1,000 draws (about 8 min)
     python -m benchmarks.bench_pathway --medium  # both cohorts, 2 chains x 500 draws
     python -m benchmarks.bench_pathway --quick   # bfm_like only, 2 x 300 draws
 
