@@ -28,13 +28,19 @@ def draw_calibration(table: pd.DataFrame, ax=None) -> Figure:
             label=f"slope {fit.slope:.2f}, intercept {fit.intercept:+.2f}")
     what = "event (1 - EFS)" if table.attrs.get("kind", "efs") == "efs" else "relapse"
     horizon = table.attrs.get("horizon", float("nan"))
-    ax.set_xlabel(f"predicted risk of {what} by {horizon:g} months")
-    ax.set_ylabel("observed risk")
+    probability_axes(ax, f"predicted risk of {what} by {horizon:g} months", "observed risk")
+    return fig
+
+
+def probability_axes(ax, xlabel: str, ylabel: str, legend_fontsize: float = 8) -> None:
+    """Label a predicted-against-observed probability plot: both axes on [0, 1], a light grid,
+    the legend in the empty upper-left corner (calibration points lie near the diagonal)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    return fig
+    ax.legend(fontsize=legend_fontsize, loc="upper left")
 
 
 def draw_calibration_grid(tables: dict[str, pd.DataFrame]) -> Figure:

@@ -18,6 +18,7 @@ from relapse_model.common.strict import StrictModel
 from relapse_model.errors import InputError
 from relapse_model.models.baselines import DEFAULT_GRID_MONTHS, PiecewiseGrid
 from relapse_model.models.design import covariate_names
+from relapse_model.models.sampling import DEFAULT_SAMPLER
 from relapse_model.priors.spec import COVARIATES
 
 
@@ -181,9 +182,9 @@ class SamplerSpec(_Frozen):
     """How to sample the posterior with NUTS (:func:`relapse_model.models.sampling.sample_posterior`).
 
     ``nuts="nutpie"`` (default) is nutpie's Rust NUTS on a Numba-compiled log density with
-    fastmath off: on the default model about 2.7 times faster sampling than ``"pymc"`` (PyMC's
-    NUTS, in Python, on PyTensor's C backend) and 3 times on the pathway model, for a similar
-    ESS; ``"numpyro"`` is NumPyro on JAX's CPU backend (``pip install numpyro``; slower here).
+    fastmath off: on the default model 2.3 times faster in wall time than ``"pymc"`` (PyMC's
+    NUTS, in Python, on PyTensor's C backend) with 3.4 times the ESS per second of sampling, and
+    3 times faster on the pathway model (README, Benchmarks); ``"numpyro"`` is NumPyro on JAX's CPU backend (``pip install numpyro``; slower here).
     Each gives bit-identical draws for one seed in any process, with a cold or a warm compile
     cache (measured; ``benchmarks/bench_samplers.py``, ``tests/test_sampling.py``). The samplers
     give different draws from one another, with the same posterior summaries.
@@ -195,7 +196,7 @@ class SamplerSpec(_Frozen):
     cores: int | None = Field(default=None, ge=1)
     random_seed: int = Field(default=0, ge=0)
     target_accept: float = Field(default=0.95, gt=0.5, lt=1.0)
-    nuts: Literal["nutpie", "pymc", "numpyro"] = "nutpie"
+    nuts: Literal["nutpie", "pymc", "numpyro"] = DEFAULT_SAMPLER
 
     def to_json(self) -> str:
         return self.model_dump_json()

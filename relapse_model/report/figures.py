@@ -20,7 +20,7 @@ from sksurv.nonparametric import (  # noqa: E402
     kaplan_meier_estimator,
 )
 
-from relapse_model.checks.plots import draw_calibration, draw_calibration_grid  # noqa: E402
+from relapse_model.checks.plots import draw_calibration, draw_calibration_grid, probability_axes  # noqa: E402
 from relapse_model.checks.ppc import CURVES, PPC_LABELS  # noqa: E402
 from relapse_model.checks.sbc import SBCResult  # noqa: E402
 from relapse_model.cohort.cohort import Cohort  # noqa: E402
@@ -235,12 +235,7 @@ def response_calibration_figure(table: pd.DataFrame, path: str | Path) -> Path:
     err = np.vstack([y - table["lower"].to_numpy(float), table["upper"].to_numpy(float) - y])
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":", label="perfect calibration")
     ax.errorbar(x, y, yerr=np.clip(err, 0, None), fmt="o", color="black", capsize=3, label="groups (95% CI)")
-    ax.set_xlabel("predicted probability of response (CR2/CRi)")
-    ax.set_ylabel("observed share responding")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    probability_axes(ax, "predicted probability of response (CR2/CRi)", "observed share responding")
     return save_png(fig, path)
 
 
@@ -262,10 +257,6 @@ def landmark_figure(table: pd.DataFrame, path: str | Path) -> Path:
             for x_, y_, h in zip(rows["predicted"], y, rows["horizon"]):
                 ax.annotate(f"{h:g} mo", (x_, y_), xytext=(4, -9), textcoords="offset points", fontsize=6.5,
                             color=color)
-    ax.set_xlabel(f"predicted probability given the state at {table.attrs.get('landmark', float('nan')):g} months")
-    ax.set_ylabel("observed (Kaplan-Meier from the landmark)")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6.5, loc="upper left")
+    probability_axes(ax, f"predicted probability given the state at {table.attrs.get('landmark', float('nan')):g} months",
+                     "observed (Kaplan-Meier from the landmark)", legend_fontsize=6.5)
     return save_png(fig, path)
