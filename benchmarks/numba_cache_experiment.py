@@ -1,5 +1,8 @@
 """Minimal experiment behind the Numba cold-versus-warm finding (see sampling.sample_posterior).
 
+(It runs ``nutpie.compile_pymc_model`` itself; the package now compiles through
+``relapse_model.models.nutpie_numba.compile_for_nutpie``, whose callbacks are cached.)
+
 nutpie compiles the model's logp+gradient with PyTensor's Numba backend and wraps it in a
 ``numba.cfunc`` that Numba can never cache (it captures dynamic globals), so that wrapper is
 compiled in every process, against a logp that is either freshly compiled (empty cache) or loaded

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import arviz as az
+# ArviZ's statistics half (``az.rhat`` is ``arviz_stats.rhat``): ``import arviz`` also loads its
+# plotting half and Matplotlib, a second a fit does not need
+import arviz_stats as az
 import numpy as np
 import pandas as pd
 import xarray as xr

@@ -15,7 +15,8 @@ default model (``benchmarks/bench_samplers.py``, ``tests/test_sampling.py``):
 
 - ``"pymc"`` (C backend): bit-identical. ``cores`` does not change the draws.
 - ``"nutpie"`` / ``"nutpie-numba"``: bit-identical, because the logp is compiled here with
-  ``numba__fastmath=False``. With PyTensor's default fastmath flags (``reassoc``,
+  ``numba__fastmath=False`` (through :func:`relapse_model.models.nutpie_numba.compile_for_nutpie`,
+  whose C callbacks load from the compile cache instead of being compiled in every process). With PyTensor's default fastmath flags (``reassoc``,
   ``contract``, ``afn``, ``arcp``, ``nsz``; ``options={"fastmath": True}``, and what
   ``pm.sample(nuts_sampler="nutpie")`` does) they are not: the machine code Numba loads
   from its on-disk cache rounds differently from the code it compiles fresh for the same
@@ -214,11 +215,15 @@ def _sample_nutpie(model, draws, tune, chains, cores, seed, target_accept, progr
     # rewrite is value-preserving. ``options={"fastmath": True}`` restores PyTensor's default.
     fastmath = bool(options.pop("fastmath", False))
     from relapse_model.common.progress import progress_bar
+    from relapse_model.models.nutpie_numba import compile_for_nutpie
     with progress_bar(f"sampling {chains} chain(s): compiling", chains * (tune + draws),
                       enabled=progressbar) as update:
         t0 = time.perf_counter()
         with pytensor.config.change_flags(numba__fastmath=fastmath):
-            compiled = nutpie.compile_pymc_model(model, backend=backend, **compile_kwargs)
+            if backend == "numba" and not compile_kwargs:
+                compiled = compile_for_nutpie(model)
+            else:
+                compiled = nutpie.compile_pymc_model(model, backend=backend, **compile_kwargs)
         t1 = time.perf_counter()
         # nutpie's own bar is an indicatif line in a terminal and HTML in a notebook; ours is
         # the same everywhere, and reading the progress does not touch the draws

@@ -1,0 +1,105 @@
+"""compile_for_nutpie: the same draws as nutpie's own compile, callbacks that compute the model's
+log density, and callbacks loaded from the compile cache by the next process."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytest
+
+nutpie = pytest.importorskip("nutpie")
+
+from relapse_model.models.nutpie_numba import compile_for_nutpie  # noqa: E402
+from tests.test_sampling import _digest, _tiny_model  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _model(shared: bool = False) -> pm.Model:
+    if not shared:
+        return _tiny_model()
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 5.0)
+        pm.Normal("obs", mu, 1.0, observed=pm.Data("y", np.linspace(-1.0, 2.0, 7)))
+    return model
+
+
+def _draws(compiled) -> str:
+    return _digest(nutpie.sample(compiled, draws=80, tune=80, chains=2, seed=7, progress_bar=False))
+
+
+def test_same_draws_as_nutpies_own_compile():
+    model = _model()
+    with pytensor.config.change_flags(numba__fastmath=False):
+        ours, theirs = compile_for_nutpie(model), nutpie.compile_pymc_model(model, backend="numba")
+    assert (ours.n_dim, ours.n_expanded, ours.shapes) == (theirs.n_dim, theirs.n_expanded, theirs.shapes)
+    assert _draws(ours) == _draws(theirs)
+
+
+def _call_logp(compiled, x: np.ndarray, dim: int | None = None) -> tuple[int, float, np.ndarray]:
+    grad, logp = np.zeros(compiled.n_dim), np.zeros(1)
+    pointer = ctypes.POINTER(ctypes.c_double)
+    code = compiled.compiled_logp_func.ctypes(
+        compiled.n_dim if dim is None else dim, x.ctypes.data_as(pointer),
+        grad.ctypes.data_as(pointer), logp.ctypes.data_as(pointer), None)
+    return code, float(logp[0]), grad
+
+
+def test_logp_callback_computes_the_models_log_density_and_gradient():
+    model = _model()
+    compiled = compile_for_nutpie(model)
+    point = model.initial_point()
+    # the callback's vector is the free variables in model order, each raveled
+    x = np.concatenate([np.ravel(point[model.rvs_to_values[rv].name]) for rv in model.free_RVs])
+    x = x + np.linspace(-0.3, 0.4, x.size)
+    code, logp, grad = _call_logp(compiled, x)
+    reference = model.logp_dlogp_function(ravel_inputs=True)
+    expected_logp, expected_grad = reference(x)
+    assert code == 0
+    np.testing.assert_allclose(logp, expected_logp, rtol=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-10, atol=1e-12)
+    assert _call_logp(compiled, x, dim=compiled.n_dim + 1)[0] == -1       # wrong size: refused
+    x[1] = np.inf                                                        # log(tau) = inf
+    assert _call_logp(compiled, x)[0] in (3, 4)                          # non-finite: reported
+
+
+def test_a_model_with_shared_data_goes_through_nutpie_unchanged():
+    compiled = compile_for_nutpie(_model(shared=True))
+    assert compiled.shared_data, "nutpie's compile keeps the shared variable as data"
+    tree = nutpie.sample(compiled, draws=20, tune=20, chains=1, seed=1, progress_bar=False)
+    assert tree["posterior"]["mu"].shape == (1, 20)
+
+
+_SCRIPT = """
+import pytensor
+from tests.test_nutpie_numba import _model, _draws
+from relapse_model.models.nutpie_numba import compile_for_nutpie
+with pytensor.config.change_flags(numba__fastmath=False):
+    compiled = compile_for_nutpie(_model())
+print("HITS", compiled.compiled_logp_func.cache_hits, compiled.compiled_expand_func.cache_hits)
+print("DIGEST", _draws(compiled))
+"""
+
+
+@pytest.mark.slow
+def test_the_next_process_loads_the_callbacks_from_the_cache(tmp_path):
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'pytensor'}",
+           "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "PYTHONPATH": str(ROOT)}
+    env.pop("PYTENSOR_COMPILEDIR", None)
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True,
+                              text=True, timeout=600, cwd=ROOT)
+        assert done.returncode == 0, done.stderr[-2000:]
+        outputs.append({ln.split()[0]: ln.split()[1:] for ln in done.stdout.splitlines()
+                        if ln.startswith(("HITS", "DIGEST"))})
+    assert outputs[0]["HITS"] == ["0", "0"], "the first process has an empty cache"
+    assert outputs[1]["HITS"] == ["1", "1"], "the second process compiled the callbacks again"
+    assert outputs[0]["DIGEST"] == outputs[1]["DIGEST"]
