@@ -62,9 +62,9 @@ def small_fit_path(small_fit, tmp_path_factory):
 
 
 def build_demo(runner: CliRunner, folder: Path) -> Path:
-    """Run ``relapse-model demo`` with fewer draws into ``folder``; return the folder."""
+    """Run ``relapse-model demo --model competing`` with fewer draws into ``folder``; return the folder."""
     from relapse_model.cli import main
-    result = runner.invoke(main, ["demo", "--draws", "100", "--quiet", "--out", str(folder)])
+    result = runner.invoke(main, ["demo", "--model", "competing", "--draws", "100", "--quiet", "--out", str(folder)])
     assert result.exit_code == 0, result.output
     assert f"report: {folder / 'report.html'}" in result.output
     return folder

@@ -159,3 +159,7 @@ def test_prior_sensitivity_and_cross_validation(small_fit):
     mean = cv[cv["fold"] == "mean"].iloc[0]
     assert 0.6 < mean["harrell_c"] < 0.95 and 0.6 < mean["uno_c"] < 0.95
     assert 0.0 < mean["integrated_brier"] < 0.25
+    # the folds fitted on two processes: the same numbers, bit for bit
+    on_workers = cross_validate(small_fit, cohort, k=2, seed=1, horizons=(12.0, 36.0),
+                                fit_kwargs={"draws": 100, "tune": 100}, workers=2)
+    pd.testing.assert_frame_equal(on_workers, cv, check_exact=True)

@@ -72,6 +72,19 @@ def test_readme_schema_table_matches_the_schema():
     assert schema_markdown() in (ROOT / "README.md").read_text()
 
 
+def test_fit_and_demo_use_the_pathway_model_unless_told_otherwise(tmp_path, runner):
+    for command in ("fit", "demo"):
+        option = next(p for p in main.commands[command].params if p.name == "outcome")
+        assert option.default == "pathway", command
+    # a one-step option without --model names the way to the one-step model, before any fitting
+    result = runner.invoke(main, ["fit", str(COHORTS / "bfm_like.csv"), "--baseline", "piecewise",
+                                  "--out", str(tmp_path / "fit.nc")])
+    assert result.exit_code == 2 and not (tmp_path / "fit.nc").exists()
+    assert result.stderr.strip() == ("error: fit: baseline = 'piecewise' does not apply to outcome 'pathway': the "
+                                     "pathway model's transitions have Weibull hazards (the pathway model is fit's "
+                                     "default; add --model competing for the one-step model)")
+
+
 def test_fit_json_and_strict_exit_status_3(tmp_path, runner):
     """A deliberately short fit fails its diagnostics: the file is written, the JSON says so,
     and --strict turns it into exit status 3."""
@@ -137,3 +150,25 @@ def test_report_and_demo_print_every_table_within_100_columns_blanks_blank(demo_
     rhat = tables["convergence"].set_index("diagnostic").loc["max R-hat", "value"]
     assert f"{rhat:.4f}" in printed
     assert printed.count("operating characteristics") == 2 and "cure OR" in printed
+
+
+def test_agent_prior_sensitivity_of_several_agents_prints_one_row_per_effect_within_100_columns(capsys):
+    """A multi-arm trial's agent-prior table (three agents, eight effects, three prior variants)
+    would be ten squeezed columns; it prints as one row per agent and effect instead."""
+    from relapse_model.cli.common import print_table
+    from relapse_model.cli.views import sensitivity_view
+
+    effects = {"venetoclax response_or": "1.40 (0.55-3.50)", "venetoclax death_hr": "1.20 (0.80-1.80)",
+               "cpx351 early_death_or": "0.60 (0.25-1.40)", "liposomal_daunorubicin response_or": "1.50 (0.95-2.40)"}
+    variants = ["as specified", "sceptical (log effect halved)", "vague (log-scale SD doubled)"]
+    frame = pd.DataFrame([{"agent prior": v, **effects, "assurance": 0.37 + i / 10, "MC SE": 0.015}
+                          for i, v in enumerate(variants)])
+    view = sensitivity_view(frame)
+    assert list(view.columns) == ["agent", "effect", *variants]
+    assert view[["agent", "effect"]].values.tolist() == [
+        ["venetoclax", "response OR"], ["venetoclax", "death HR"], ["cpx351", "early death OR"],
+        ["liposomal daunorubicin", "response OR"], ["all", "assurance (SE)"]]
+    assert view.iloc[-1, 2:].tolist() == ["0.370 (0.015)", "0.470 (0.015)", "0.570 (0.015)"]
+    print_table(view, "mams response agent prior sensitivity")
+    printed = capsys.readouterr().out
+    assert max(len(line) for line in printed.splitlines()) <= 100 and "\u2026" not in printed

@@ -116,8 +116,9 @@ def test_save_and_load_round_trip_and_refusals(tmp_path, cohort, fitted):
 
 def test_cli_fit_then_predict(tmp_path, runner):
     fit_path = tmp_path / "fit.nc"
-    result = runner.invoke(main, ["fit", str(ROOT / "cohorts" / "bfm_like.csv"), "--out", str(fit_path),
-                                  "--draws", "100", "--tune", "100", "--chains", "2", "--seed", "3", "--quiet"])
+    result = runner.invoke(main, ["fit", str(ROOT / "cohorts" / "bfm_like.csv"), "--model", "competing",
+                                  "--out", str(fit_path), "--draws", "100", "--tune", "100", "--chains", "2",
+                                  "--seed", "3", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "FAILED its convergence checks" in result.stderr   # 100 draws cannot pass the ESS gate
     patients = tmp_path / "patients.csv"

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relapse_model.checks.sbc import map_replications, run_sbc
+from relapse_model.checks.sbc import run_sbc
+from relapse_model.common.parallel import map_replications
 from relapse_model.cohort.bundled import load_bundled
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from relapse_model.checks.calibration import CalibrationFit, calibration_slope_i
 from relapse_model.checks.loo import loo_table
 from relapse_model.checks.ppc import ppc_curves, replicate_outcomes
 from relapse_model.cohort.cohort import Cohort
+from relapse_model.common.parallel import map_replications
 from relapse_model.models.convergence import convergence_table
 from relapse_model.models.predict import patient_curves
 from relapse_model.scores.stemness import call_high
@@ -100,42 +102,61 @@ def calibration(model, cohort: Cohort, horizon: float, *, kind: str = "efs", n_g
 
 def cross_validate(model, cohort: Cohort, *, k: int = 5, seed: int = 0, horizons: tuple[float, ...] = (12.0, 36.0, 60.0),
                    fit_kwargs: dict[str, Any] | None = None,
-                   step: Callable[[str], None] | None = None) -> pd.DataFrame:
+                   step: Callable[[str], None] | None = None, workers: int = 1) -> pd.DataFrame:
     """K-fold predictive accuracy: refit on each training fold with the model's priors and
     configuration, score the held-out fold with scikit-survival's metrics. ``step`` is called
-    with a description as each fold starts."""
-    from relapse_model.models import RelapseModel
-
+    with a description as each fold starts (as each finishes with ``workers > 1``, when the
+    folds are fitted on that many processes; the results do not depend on ``workers``)."""
     kwargs = {"draws": 500, "tune": 500, "chains": 2, "progressbar": False, **(fit_kwargs or {})}
-    time, cause = _observed(model, cohort)
-    rows = []
-    for fold, (train, test) in enumerate(kfold_indices(cause, k=k, seed=seed)):
-        if step:
-            step(f"cross-validation: fold {fold + 1} of {k}")
-        fold_model = RelapseModel(model.priors, model.spec)
-        fold_model.fit(cohort.subset(np.isin(np.arange(len(cohort)), train)), random_seed=seed + fold, **kwargs)
-        test_cohort = cohort.subset(np.isin(np.arange(len(cohort)), test))
-        hs = np.asarray(horizons, dtype=float)
-        curves = patient_curves(fold_model.parameters(1000), fold_model.design(test_cohort, with_outcome=False), hs)
-        key = "event_free_survival" if "event_free_survival" in curves else "survival"
-        surv = curves[key].mean(axis=0)
-        y = lambda idx: np.array(list(zip(cause[idx] > 0, time[idx])), dtype=[("event", bool), ("time", float)])  # noqa: E731
-        acc = accuracy_metrics(y(train), y(test), 1.0 - surv[:, -1], surv, hs)
-        rows.append({"fold": fold, **acc.as_dict()})
+    _, cause = _observed(model, cohort)
+    folds = list(kfold_indices(cause, k=k, seed=seed))
+    one_fold = partial(_cross_validation_fold, priors=model.priors, spec=model.spec, cohort=cohort, folds=folds,
+                       seed=seed, fit_kwargs=kwargs, horizons=tuple(horizons))
+    if workers == 1:
+        def run(fold: int) -> dict[str, Any]:
+            if step:
+                step(f"cross-validation: fold {fold + 1} of {k}")
+            return one_fold(fold)
+        rows = [run(fold) for fold in range(k)]
+    else:
+        report = (lambda done, n: step(f"cross-validation: {done} of {n} folds fitted")) if step else None
+        rows = map_replications(one_fold, k, workers, report)
     frame = pd.DataFrame(rows)
     numeric = frame.select_dtypes("number").drop(columns=["fold"])
     return pd.concat([frame, numeric.mean().to_frame().T.assign(fold="mean")], ignore_index=True)
 
 
+def _cross_validation_fold(fold: int, *, priors, spec, cohort: Cohort, folds: list, seed: int,
+                           fit_kwargs: dict[str, Any], horizons: tuple[float, ...]) -> dict[str, Any]:
+    """Fit on fold ``fold``'s training patients and score its held-out ones (module level, so
+    that worker processes can run it)."""
+    from relapse_model.models import RelapseModel
+
+    train, test = folds[fold]
+    fold_model = RelapseModel(priors, spec)
+    fold_model.fit(cohort.subset(np.isin(np.arange(len(cohort)), train)), random_seed=seed + fold, **fit_kwargs)
+    time, cause = _observed(fold_model, cohort)
+    test_cohort = cohort.subset(np.isin(np.arange(len(cohort)), test))
+    hs = np.asarray(horizons, dtype=float)
+    curves = patient_curves(fold_model.parameters(1000), fold_model.design(test_cohort, with_outcome=False), hs)
+    key = "event_free_survival" if "event_free_survival" in curves else "survival"
+    surv = curves[key].mean(axis=0)
+    y = lambda idx: np.array(list(zip(cause[idx] > 0, time[idx])), dtype=[("event", bool), ("time", float)])  # noqa: E731
+    acc = accuracy_metrics(y(train), y(test), 1.0 - surv[:, -1], surv, hs)
+    return {"fold": fold, **acc.as_dict()}
+
+
 @dataclass(frozen=True)
 class CheckSpec:
     """Which checks to run: calibration horizons (months), posterior-predictive replicates, the
-    seed of the replicates and folds, and K-fold cross-validation (0 = skip)."""
+    seed of the replicates and folds, K-fold cross-validation (0 = skip) and the number of
+    processes its folds are fitted on (the same results for any number)."""
 
     horizons: tuple[float, ...] = (12.0, 36.0, 60.0)
     n_replicates: int = 200
     seed: int = 0
     cv_folds: int = 0
+    workers: int = 1
 
 
 @dataclass
@@ -257,7 +278,7 @@ def run_checks(model, cohort: Cohort, spec: CheckSpec = CheckSpec(),
         stage(model, cohort, spec, out)
     if spec.cv_folds and not model.spec.pathway:
         out.cross_validation = cross_validate(model, cohort, k=spec.cv_folds, seed=spec.seed,
-                                              horizons=spec.horizons, step=say)
+                                              horizons=spec.horizons, step=say, workers=spec.workers)
     return out
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from relapse_model.cohort.cohort import Cohort
+from relapse_model.common.parallel import map_replications
 from relapse_model.errors import ThinDataWarning
 from relapse_model.models.outcomes import simulate_outcomes, with_simulated_outcomes
 from relapse_model.models.hierarchy import CURE_INTERCEPT, Names
@@ -116,36 +117,6 @@ def run_sbc(template: Cohort, n_replications: int, *, seed: int = 0, model_kwarg
                         priors=priors, draws=draws, tune=tune, chains=chains, n_posterior=n_posterior,
                         censor_months=censor_months, cores=1 if workers > 1 else None)
     return _collect(map_replications(replicate, n_replications, workers, progress), n_posterior)
-
-
-def map_replications(replicate: Callable[[int], Any], n: int, workers: int = 1,
-                     progress: Callable[[int, int], None] | None = None) -> list[Any]:
-    """``[replicate(r) for r in range(n)]``, on ``workers`` processes when ``workers > 1``.
-
-    The results come back in replication order. Processes are started with ``spawn`` (a fork
-    of a process holding compiled samplers and threads is unsafe), so ``replicate`` must be
-    picklable: a module-level function, or a ``functools.partial`` of one.
-    """
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, not {workers}")
-    if workers == 1 or n <= 1:
-        results = []
-        for r in range(n):
-            results.append(replicate(r))
-            if progress:
-                progress(r + 1, n)
-        return results
-    import concurrent.futures as cf
-    import multiprocessing
-
-    results: list[Any] = [None] * n
-    with cf.ProcessPoolExecutor(min(workers, n), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(replicate, r): r for r in range(n)}
-        for done, future in enumerate(cf.as_completed(futures), start=1):
-            results[futures[future]] = future.result()
-            if progress:
-                progress(done, n)
-    return results
 
 
 def _collect(results: list[tuple[dict[str, int], int]], n_posterior: int) -> SBCResult:

@@ -57,7 +57,7 @@ def main() -> None:
       relapse-model demo
       relapse-model validate cohorts/bfm_like.csv
       relapse-model stemness expression.csv --score lsc17 --out scores.csv
-      relapse-model fit cohorts/cog_like.csv --out fits/cog.nc --seed 1
+      relapse-model fit cohorts/cog_like.csv --out fits/cog.nc --seed 1       # the pathway model
       relapse-model check fits/cog.nc --cohort cohorts/cog_like.csv --out checks/cog
       relapse-model predict fits/cog.nc patients.csv --horizons 12,36,60 --out predictions.csv
       relapse-model simulate reports/trials/go_cd33.toml --fit fits/cog.nc --out sim/go.nc

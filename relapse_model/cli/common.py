@@ -20,6 +20,11 @@ from relapse_model.common.tables import format_number
 #: Exit statuses, documented in ``relapse-model --help`` and the README.
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIAGNOSTICS = 0, 2, 3
 
+#: The model ``fit`` and ``demo`` use without ``--model``: the multi-state pathway model (the
+#: one-step models stay available for comparison). ``RelapseModel()`` in Python keeps the one-step
+#: competing-risk model, so research scripts do not change meaning.
+DEFAULT_MODEL = "pathway"
+
 # every printed table fits 100 columns; output to a file or a pipe is laid out at that width
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 100)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

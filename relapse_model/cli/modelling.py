@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from relapse_model.cli.common import (StageProgress, cohort_input_options, err, finish, json_option, out, print_json,
+from relapse_model.cli.common import (DEFAULT_MODEL, StageProgress, cohort_input_options, err, finish, json_option, out, print_json,
                                       print_table, quiet_option, quiet_sampler_logs, reading_keywords, records,
                                       strict_option, warn_failed_fit)
 from relapse_model.errors import InputError
@@ -35,9 +35,10 @@ def fit_json(model, checks: pd.DataFrame) -> dict:
 @click.option("--priors", "priors_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Priors file (default: priors/default.toml; priors/pathway.toml for --model pathway).")
 @click.option("--model", "outcome", type=click.Choice(choices(ModelSpec, "outcome")),
-              default=default(ModelSpec, "outcome"), show_default=True,
-              help="competing: relapse vs death without relapse; cure: one endpoint; pathway: the course after "
-                   "relapse (response, MRD, transplant, cure, second relapse, death) as one multi-state model.")
+              default=DEFAULT_MODEL, show_default=True,
+              help="pathway: the course after relapse (response, MRD, transplant, cure, second relapse, death) "
+                   "as one multi-state model; competing: the one-step model, relapse vs death without relapse; "
+                   "cure: the one-step model of one endpoint.")
 @click.option("--endpoint", type=click.Choice(choices(ModelSpec, "endpoint")), default=default(ModelSpec, "endpoint"),
               show_default=True, help="Endpoint of --model cure.")
 @click.option("--baseline", type=click.Choice(choices(ModelSpec, "baseline")), default=default(ModelSpec, "baseline"),
@@ -70,10 +71,10 @@ def fit(cohort: Path, reading: dict, priors_path: Path | None, outcome: str, end
 
     \b
     Examples:
-      relapse-model fit cohorts/cog_like.csv --out fits/cog.nc --seed 1
-      relapse-model fit cohorts/cog_like.csv --model pathway --out fits/cog_pathway.nc --seed 1
-      relapse-model fit cohorts/cog_like.csv --priors priors/weak.toml --baseline piecewise \\
-          --out fits/cog_piecewise.nc --seed 1 --strict
+      relapse-model fit cohorts/cog_like.csv --out fits/cog_pathway.nc --seed 1
+      relapse-model fit cohorts/cog_like.csv --model competing --out fits/cog.nc --seed 1
+      relapse-model fit cohorts/cog_like.csv --model competing --priors priors/weak.toml \\
+          --baseline piecewise --out fits/cog_piecewise.nc --seed 1 --strict
       relapse-model fit my_cohort.csv --out fit.nc --json > fit.json
     """
     from relapse_model.cohort import load_cohort
@@ -85,7 +86,13 @@ def fit(cohort: Path, reading: dict, priors_path: Path | None, outcome: str, end
     settings = {"endpoint": endpoint, "baseline": baseline, "cure": not no_cure, "stemness": stemness}
     # options left at their defaults are not settings the user chose (the pathway model refuses some)
     chosen = {k: v for k, v in settings.items() if v != default(ModelSpec, k)}
-    spec = parse_model_spec({"outcome": outcome, **chosen}, "fit")
+    try:
+        spec = parse_model_spec({"outcome": outcome, **chosen}, "fit")
+    except InputError as error:
+        if outcome != "pathway":
+            raise
+        raise InputError.single("fit", f"{error.issues[0].message} (the pathway model is fit's default; "
+                                       "add --model competing for the one-step model)") from None
     sampler = parse_sampler_spec({"draws": draws, "tune": tune, "chains": chains, "random_seed": seed,
                                   "target_accept": target_accept, "nuts": nuts}, "fit")
     model = RelapseModel(priors_path, spec).fit(c, sampler, progressbar=not (quiet or as_json))
@@ -255,6 +262,8 @@ def _landmark_view(table: pd.DataFrame) -> pd.DataFrame:
               help="Posterior-predictive replicates.")
 @click.option("--cv", "cv_folds", type=click.IntRange(min=0), default=0, show_default=True,
               help="K-fold cross-validated accuracy (refits the model K times; 0 = skip).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Fit the --cv folds on this many processes (the same results for any number).")
 @click.option("--compare", is_flag=True,
               help="Also fit Weibull vs piecewise, cure vs no cure, without stemness, without MRD, and compare by LOO.")
 @click.option("--sensitivity", is_flag=True, help="Also refit with priors/weak.toml and report what moves.")
@@ -263,7 +272,7 @@ def _landmark_view(table: pd.DataFrame) -> pd.DataFrame:
 @json_option
 @strict_option
 def check(fit_path: Path, cohort_path: Path, reading: dict, out_dir: Path, horizons: str, replicates: int, cv_folds: int,
-          compare: bool, sensitivity: bool, seed: int, quiet: bool, as_json: bool, strict: bool) -> None:
+          workers: int, compare: bool, sensitivity: bool, seed: int, quiet: bool, as_json: bool, strict: bool) -> None:
     """Check a fit: convergence, LOO with Pareto k, posterior-predictive Kaplan-Meier and
     cumulative-incidence curves (overall and by risk group, MRD, stemness, prior HSCT),
     calibration at each horizon, and optionally cross-validated C-index, AUC and Brier score.
@@ -273,7 +282,8 @@ def check(fit_path: Path, cohort_path: Path, reading: dict, out_dir: Path, horiz
     \b
     Examples:
       relapse-model check fits/cog.nc --cohort cohorts/cog_like.csv --out checks/cog
-      relapse-model check fits/cog.nc --cohort cohorts/cog_like.csv --out checks/cog --cv 5 --compare --strict
+      relapse-model check fits/cog.nc --cohort cohorts/cog_like.csv --out checks/cog --cv 5 --workers 2 \\
+          --compare --strict
     """
     from relapse_model.checks.model_checks import (CheckSpec, calibration_summary, n_check_stages, ppc_summary,
                                                    run_checks)
@@ -285,7 +295,8 @@ def check(fit_path: Path, cohort_path: Path, reading: dict, out_dir: Path, horiz
     c = load_cohort(cohort_path, **reading_keywords(reading))
     model = RelapseModel.load(fit_path, cohort=c)
     passed = warn_failed_fit(model)
-    spec = CheckSpec(horizons=tuple(parse_horizons(horizons)), n_replicates=replicates, seed=seed, cv_folds=cv_folds)
+    spec = CheckSpec(horizons=tuple(parse_horizons(horizons)), n_replicates=replicates, seed=seed, cv_folds=cv_folds,
+                     workers=workers)
     if model.spec.pathway:
         for flag, given in (("--cv", cv_folds), ("--compare", compare), ("--sensitivity", sensitivity)):
             if given:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from relapse_model.cli.common import (StageProgress, command_line, err, finish, force_option, json_option, out, print_json,
+from relapse_model.cli.common import (DEFAULT_MODEL, StageProgress, command_line, err, finish, force_option, json_option, out, print_json,
                                       quiet_option, records, strict_option)
 
 
@@ -78,31 +78,35 @@ def _override(spec, *, seed: int | None = None, out_dir: Path | None = None, dra
 
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder (default: reports/build/demo; reports/build/pathway with --model pathway).")
+              help="Output folder (default: reports/build/pathway; reports/build/demo with --model competing).")
 @click.option("--seed", type=int, default=None, help="Override the demo spec's seed (1).")
 @click.option("--draws", type=click.IntRange(min=10), default=None,
               help="Draws and tuning steps per chain (default 1000).")
-@click.option("--model", "outcome", type=click.Choice(["competing", "pathway"]), default="competing", show_default=True,
-              help="competing: the one-step model and two virtual trials (reports/demo.toml); pathway: the "
-                   "multi-state model of the course after relapse and its checks (reports/pathway.toml).")
+@click.option("--model", "outcome", type=click.Choice(["pathway", "competing"]), default=DEFAULT_MODEL, show_default=True,
+              help="pathway: the multi-state model of the course after relapse, its checks and five virtual trials "
+                   "(reports/pathway.toml); competing: the one-step model and two virtual trials (reports/demo.toml).")
 @force_option
 @quiet_option
 @json_option
 @strict_option
 def demo(out_dir: Path | None, seed: int | None, draws: int | None, outcome: str, force: bool, quiet: bool,
          as_json: bool, strict: bool) -> None:
-    """End-to-end demo on the bundled BFM-like reference cohort (1-2.5 minutes on 2 cores).
+    """End-to-end demo on the bundled BFM-like reference cohort (on 2 cores about 40 s, or 100 s
+    with empty compile caches).
 
-    Builds reports/demo.toml: validates the cohort, fits the competing-risk cure model, checks
-    it (posterior-predictive curves, calibration, LOO), simulates two virtual trials (adding
-    gemtuzumab ozogamicin in CD33-positive relapse; adding a menin inhibitor in KMT2A-r /
-    NUP98-r / NPM1), and writes the HTML report, printing where it is.
+    Builds reports/pathway.toml: validates the cohort, fits the pathway model (response to
+    re-induction, MRD, transplant as a time-dependent transition, cure, second relapse, death),
+    checks it (state occupation against Aalen-Johansen, calibration of response, EFS and landmark
+    predictions by transplant status, LOO), simulates five virtual trials (response endpoint,
+    single-arm Simon design, master protocol, multi-arm, phase 2 then 3), and writes the HTML
+    report, printing where it is. --model competing builds reports/demo.toml instead: the
+    one-step competing-risk cure model and two virtual trials.
 
     \b
     Examples:
       relapse-model demo
       relapse-model demo --out /tmp/demo --seed 7
-      relapse-model demo --model pathway
+      relapse-model demo --model competing
     """
     from relapse_model.common.paths import REPORTS_DIR
     from relapse_model.report.spec import load_report_spec
@@ -112,6 +116,6 @@ def demo(out_dir: Path | None, seed: int | None, draws: int | None, outcome: str
                      out_dir=out_dir, draws=draws)
     if not (quiet or as_json):
         out.print("[bold]relapse-model demo[/bold]: the synthetic BFM-like reference cohort (200 patients), "
-                  + ("the pathway model (response, MRD, transplant, cure) and its checks" if pathway else
-                     "the default model, its checks and two virtual trials"))
+                  + ("the pathway model (response, MRD, transplant, cure), its checks and five virtual trials" if pathway else
+                     "the one-step competing-risk model, its checks and two virtual trials"))
     _build(spec, quiet, as_json, strict, show=("cohort_characteristics", "convergence", "risk_profiles"), force=force)

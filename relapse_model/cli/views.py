@@ -86,12 +86,16 @@ def sensitivity_view(table: pd.DataFrame) -> pd.DataFrame:
     view = table.copy()
     view["assurance"] = [f"{a:.3f} ({s:.3f})" for a, s in zip(table["assurance"], table["MC SE"])]
     view = view.drop(columns=["MC SE"]).rename(columns={"assurance": "assurance (SE)"})
-    agents = {c.rsplit(" ", 1)[0] for c in view.columns if c not in ("agent prior", "assurance (SE)")}
+    effects = [c for c in view.columns if c not in ("agent prior", "assurance (SE)")]
+    agents = {c.rsplit(" ", 1)[0] for c in effects}
     if len(agents) == 1:         # one agent: its name once, in the title; the columns are its effects
-        view = view.rename(columns=lambda c: _effect_name(c.rsplit(" ", 1)[-1])
-                           if c not in ("agent prior", "assurance (SE)")
-                           else c)
-    return view
+        return view.rename(columns=lambda c: _effect_name(c.rsplit(" ", 1)[-1]) if c in effects else c)
+    # several agents: one row per agent and effect, one column per prior variant (fits 100 columns)
+    long = view.set_index("agent prior").T
+    long.insert(0, "effect", [_effect_name(c.rsplit(" ", 1)[-1]) if c in effects else c for c in long.index])
+    long.insert(0, "agent", [c.rsplit(" ", 1)[0].replace("_", " ") if c in effects else "all" for c in long.index])
+    long.columns.name = None
+    return long.reset_index(drop=True)
 
 
 def print_check_results(results, summary: pd.DataFrame) -> None:

@@ -3,7 +3,7 @@
 One entry point, :func:`sample_posterior`, so that the model code does not depend on which NUTS
 implementation draws the posterior. The default is ``"nutpie"``: nutpie's NUTS in Rust on the
 log density compiled by PyTensor's Numba backend (a dependency of the package). On the default
-model it fits 2.3 times faster in wall time than PyMC's Python NUTS, with 3.4 times the ESS per
+model it fits 2.5 times faster in wall time than PyMC's Python NUTS, with 3.2 times the ESS per
 second of sampling, and the pathway model 3 times faster (README, Benchmarks); ``"pymc"`` stays
 available.
 

@@ -182,8 +182,8 @@ class SamplerSpec(_Frozen):
     """How to sample the posterior with NUTS (:func:`relapse_model.models.sampling.sample_posterior`).
 
     ``nuts="nutpie"`` (default) is nutpie's Rust NUTS on a Numba-compiled log density with
-    fastmath off: on the default model 2.3 times faster in wall time than ``"pymc"`` (PyMC's
-    NUTS, in Python, on PyTensor's C backend) with 3.4 times the ESS per second of sampling, and
+    fastmath off: on the default model 2.5 times faster in wall time than ``"pymc"`` (PyMC's
+    NUTS, in Python, on PyTensor's C backend) with 3.2 times the ESS per second of sampling, and
     3 times faster on the pathway model (README, Benchmarks); ``"numpyro"`` is NumPyro on JAX's CPU backend (``pip install numpyro``; slower here).
     Each gives bit-identical draws for one seed in any process, with a cold or a warm compile
     cache (measured; ``benchmarks/bench_samplers.py``, ``tests/test_sampling.py``). The samplers
