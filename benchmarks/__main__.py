@@ -7,8 +7,16 @@ import sys
 
 from benchmarks import bench_cohort, bench_trials
 
+NAMES = ("cohort", "trials", "engine", "model", "pathway", "master", "stan")
+
 if __name__ == "__main__":
     which = set(sys.argv[1:]) or {"cohort", "trials", "engine", "model"}
+    unknown = sorted(which - set(NAMES))
+    if unknown:
+        # options such as --only belong to one benchmark's module; silently ignoring them ran more
+        print(f"python -m benchmarks: {' '.join(unknown)}: not a benchmark ({', '.join(NAMES)}); options go to "
+              "the benchmark's module, e.g. python -m benchmarks.bench_model --only full", file=sys.stderr)
+        sys.exit(2)
     if "cohort" in which:
         bench_cohort.main()
     if "trials" in which:
