@@ -86,8 +86,9 @@ def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains:
         Chains run in parallel (default: ``min(chains, os.cpu_count())``). For ``"pymc"`` the
         chains are processes, for nutpie threads; the draws do not depend on it.
     log_likelihood : bool, default True
-        Add the ``log_likelihood`` group (every observed row, for LOO), computed by PyTensor's C
-        backend from the posterior draws, whatever the sampler.
+        Add the ``log_likelihood`` group (every observed row, for LOO), computed from the
+        posterior draws by PyTensor's Numba backend for nutpie (``"nutpie"``, ``"nutpie-numba"``)
+        and its C backend otherwise.
     options : dict, optional
         Extra keyword arguments of the underlying sampler (``pm.sample`` for ``"pymc"``, e.g.
         ``{"init": "jitter+adapt_diag_grad"}``; ``nutpie.sample`` for nutpie, e.g.
@@ -131,8 +132,14 @@ def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains:
                                options, sampler)
         if log_likelihood:
             import pymc as pm
+            import pytensor
             t0 = time.perf_counter()
-            pm.compute_log_likelihood(tree, model=pymc_model, progressbar=False, backend="c")
+            # on the nutpie path Numba is compiling anyway: with empty caches it compiles the
+            # pointwise log-likelihood in 3.6 s where C takes 14.7 s (0.8 vs 1.3 s warm); with
+            # fastmath off for the same reason as the log density
+            backend = "numba" if sampler in ("nutpie", "nutpie-numba") else "c"
+            with pytensor.config.change_flags(numba__fastmath=False):
+                pm.compute_log_likelihood(tree, model=pymc_model, progressbar=False, backend=backend)
             tree.attrs["log_likelihood_seconds"] = time.perf_counter() - t0
     tree.attrs["sampler"] = sampler
     return tree
