@@ -33,7 +33,7 @@ def fit_json(model, checks: pd.DataFrame) -> dict:
 @click.argument("cohort", type=click.Path(path_type=Path))
 @cohort_input_options
 @click.option("--priors", "priors_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Priors file (default: priors/default.toml; priors/pathway.toml for --model pathway).")
+              default=None, help="Priors file (default: priors/pathway.toml; priors/default.toml for --model competing or cure).")
 @click.option("--model", "outcome", type=click.Choice(choices(ModelSpec, "outcome")),
               default=DEFAULT_MODEL, show_default=True,
               help="pathway: the course after relapse (response, MRD, transplant, cure, second relapse, death) "
@@ -42,8 +42,8 @@ def fit_json(model, checks: pd.DataFrame) -> dict:
 @click.option("--endpoint", type=click.Choice(choices(ModelSpec, "endpoint")), default=default(ModelSpec, "endpoint"),
               show_default=True, help="Endpoint of --model cure.")
 @click.option("--baseline", type=click.Choice(choices(ModelSpec, "baseline")), default=default(ModelSpec, "baseline"),
-              show_default=True)
-@click.option("--no-cure", is_flag=True, help="Fit without a cure fraction.")
+              show_default=True, help="Baseline hazards of the one-step models (the pathway model's are Weibull).")
+@click.option("--no-cure", is_flag=True, help="Fit a one-step model without a cure fraction.")
 @click.option("--stemness", type=click.Choice([*choices(ModelSpec, "stemness"), "none"]),
               default=default(ModelSpec, "stemness"), show_default=True)
 @click.option("--draws", type=click.IntRange(min=10), default=default(SamplerSpec, "draws"), show_default=True)

@@ -91,7 +91,7 @@ def _override(spec, *, seed: int | None = None, out_dir: Path | None = None, dra
 @strict_option
 def demo(out_dir: Path | None, seed: int | None, draws: int | None, outcome: str, force: bool, quiet: bool,
          as_json: bool, strict: bool) -> None:
-    """End-to-end demo on the bundled BFM-like reference cohort (on 2 cores about 40 s, or 100 s
+    """End-to-end demo on the bundled BFM-like reference cohort (on 2 cores about 40 s, or 85 s
     with empty compile caches).
 
     Builds reports/pathway.toml: validates the cohort, fits the pathway model (response to
