@@ -48,6 +48,21 @@ def test_loo_prefers_the_cure_model_on_data_with_a_cure_fraction(both_fits):
 
 
 @pytest.mark.slow
+def test_standard_comparison_on_two_processes_gives_the_same_fits_and_table(both_fits, cure_data):
+    """``check --compare --workers 2``: each variant fitted in its own process reproduces the
+    in-process fit bit for bit, and so the LOO table."""
+    from relapse_model.checks.loo import standard_comparison
+    table, fits = standard_comparison(cure_data, seed=1, fit_kwargs=SMALL, workers=2,
+                                      variants={"cure": CONFIG, "no cure": {**CONFIG, "cure": False}})
+    right, wrong = both_fits
+    for name, fit in (("cure", right), ("no cure", wrong)):
+        theirs, ours = fits[name].posterior["posterior"].to_dataset(), fit.posterior["posterior"].to_dataset()
+        assert all(np.array_equal(theirs[v].to_numpy(), ours[v].to_numpy()) for v in ours.data_vars), name
+    pd.testing.assert_frame_equal(table, compare_models({"cure": right, "no cure": wrong}), check_exact=True)
+    assert table.index[0] == "cure"
+
+
+@pytest.mark.slow
 def test_posterior_predictive_check_shows_the_missing_plateau(both_fits, cure_data):
     right, wrong = both_fits
     ok = posterior_predictive(right, cure_data, n_replicates=100, seed=2)["all"]

@@ -9,6 +9,7 @@ with vs without stemness or MRD).
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 import arviz as az
 import numpy as np
@@ -68,21 +69,32 @@ STANDARD_VARIANTS: dict[str, dict] = {
 
 
 def standard_comparison(cohort, *, priors=None, seed: int = 0, fit_kwargs: dict | None = None,
-                        variants: dict[str, dict] | None = None) -> tuple[pd.DataFrame, dict]:
+                        variants: dict[str, dict] | None = None, workers: int = 1) -> tuple[pd.DataFrame, dict]:
     """Fit the standard variants to one cohort and compare them by LOO.
+
+    ``workers > 1`` fits the variants on that many processes; each fit has seed ``seed``, so
+    the fits and the table do not depend on ``workers``.
 
     Returns
     -------
     (pandas.DataFrame, dict)
         The :func:`compare_models` table and the fitted models by name.
     """
+    from relapse_model.common.parallel import map_replications
     from relapse_model.common.paths import DEFAULT_PRIORS
-    from relapse_model.models import RelapseModel
 
+    chosen = variants or STANDARD_VARIANTS
     kwargs = {"draws": 1000, "tune": 1000, "chains": 4, "progressbar": False, **(fit_kwargs or {})}
-    fits = {name: RelapseModel(priors or DEFAULT_PRIORS, **config).fit(cohort, random_seed=seed, **kwargs)
-            for name, config in (variants or STANDARD_VARIANTS).items()}
+    fit_one = partial(_fit_variant, configs=list(chosen.values()), cohort=cohort, priors=priors or DEFAULT_PRIORS,
+                      seed=seed, fit_kwargs=kwargs)
+    fits = dict(zip(chosen, map_replications(fit_one, len(chosen), workers)))
     return compare_models(fits), fits
+
+
+def _fit_variant(index: int, *, configs: list[dict], cohort, priors, seed: int, fit_kwargs: dict):
+    """Fit variant ``index`` (module level, so that worker processes can run it)."""
+    from relapse_model.models import RelapseModel
+    return RelapseModel(priors, **configs[index]).fit(cohort, random_seed=seed, **fit_kwargs)
 
 
 # --- models of different observations: compare their leave-one-out predictions of one endpoint --

@@ -263,7 +263,8 @@ def _landmark_view(table: pd.DataFrame) -> pd.DataFrame:
 @click.option("--cv", "cv_folds", type=click.IntRange(min=0), default=0, show_default=True,
               help="K-fold cross-validated accuracy (refits the model K times; 0 = skip).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Fit the --cv folds on this many processes (the same results for any number).")
+              help="Fit the --cv folds and the --compare variants on this many processes (the same "
+                   "results for any number).")
 @click.option("--compare", is_flag=True,
               help="Also fit Weibull vs piecewise, cure vs no cure, without stemness, without MRD, and compare by LOO.")
 @click.option("--sensitivity", is_flag=True, help="Also refit with priors/weak.toml and report what moves.")
@@ -308,7 +309,7 @@ def check(fit_path: Path, cohort_path: Path, reading: dict, out_dir: Path, horiz
         if compare:
             from relapse_model.checks.loo import standard_comparison
             progress.step("LOO comparison: fitting four alternatives")
-            table, _ = standard_comparison(c, priors=model.priors, seed=seed)
+            table, _ = standard_comparison(c, priors=model.priors, seed=seed, workers=workers)
             table.to_csv(out_dir / "loo_comparison.csv", lineterminator="\n")
             files.append(out_dir / "loo_comparison.csv")
         if sensitivity:
