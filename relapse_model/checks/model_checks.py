@@ -108,10 +108,10 @@ def cross_validate(model, cohort: Cohort, *, k: int = 5, seed: int = 0, horizons
     with a description as each fold starts (as each finishes with ``workers > 1``, when the
     folds are fitted on that many processes; the results do not depend on ``workers``)."""
     kwargs = {"draws": 500, "tune": 500, "chains": 2, "progressbar": False, **(fit_kwargs or {})}
-    _, cause = _observed(model, cohort)
+    time, cause = _observed(model, cohort)
     folds = list(kfold_indices(cause, k=k, seed=seed))
     one_fold = partial(_cross_validation_fold, priors=model.priors, spec=model.spec, cohort=cohort, folds=folds,
-                       seed=seed, fit_kwargs=kwargs, horizons=tuple(horizons))
+                       observed=(time, cause), seed=seed, fit_kwargs=kwargs, horizons=tuple(horizons))
     if workers == 1:
         def run(fold: int) -> dict[str, Any]:
             if step:
@@ -126,16 +126,17 @@ def cross_validate(model, cohort: Cohort, *, k: int = 5, seed: int = 0, horizons
     return pd.concat([frame, numeric.mean().to_frame().T.assign(fold="mean")], ignore_index=True)
 
 
-def _cross_validation_fold(fold: int, *, priors, spec, cohort: Cohort, folds: list, seed: int,
-                           fit_kwargs: dict[str, Any], horizons: tuple[float, ...]) -> dict[str, Any]:
-    """Fit on fold ``fold``'s training patients and score its held-out ones (module level, so
-    that worker processes can run it)."""
+def _cross_validation_fold(fold: int, *, priors, spec, cohort: Cohort, folds: list,
+                           observed: tuple[np.ndarray, np.ndarray], seed: int, fit_kwargs: dict[str, Any],
+                           horizons: tuple[float, ...]) -> dict[str, Any]:
+    """Fit on fold ``fold``'s training patients and score its held-out ones against the
+    cohort's ``observed`` (time, cause); module level, so that worker processes can run it."""
     from relapse_model.models import RelapseModel
 
     train, test = folds[fold]
+    time, cause = observed
     fold_model = RelapseModel(priors, spec)
     fold_model.fit(cohort.subset(np.isin(np.arange(len(cohort)), train)), random_seed=seed + fold, **fit_kwargs)
-    time, cause = _observed(fold_model, cohort)
     test_cohort = cohort.subset(np.isin(np.arange(len(cohort)), test))
     hs = np.asarray(horizons, dtype=float)
     curves = patient_curves(fold_model.parameters(1000), fold_model.design(test_cohort, with_outcome=False), hs)

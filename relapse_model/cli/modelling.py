@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -91,8 +92,8 @@ def fit(cohort: Path, reading: dict, priors_path: Path | None, outcome: str, end
     except InputError as error:
         if outcome != "pathway":
             raise
-        raise InputError.single("fit", f"{error.issues[0].message} (the pathway model is fit's default; "
-                                       "add --model competing for the one-step model)") from None
+        hint = " (the pathway model is fit's default; add --model competing for the one-step model)"
+        raise InputError([replace(issue, message=issue.message + hint) for issue in error.issues]) from None
     sampler = parse_sampler_spec({"draws": draws, "tune": tune, "chains": chains, "random_seed": seed,
                                   "target_accept": target_accept, "nuts": nuts}, "fit")
     model = RelapseModel(priors_path, spec).fit(c, sampler, progressbar=not (quiet or as_json))
