@@ -58,8 +58,7 @@ def cure_survival_loglik(event, log_hazard, cum_hazard, eta_cure=None, xp=np):
     """
     if eta_cure is None:
         return event * log_hazard - cum_hazard
-    _, log_not = log_cure_and_not(eta_cure, xp)
-    return event * (log_not + log_hazard - cum_hazard) + (1 - event) * log_relapse_free(eta_cure, cum_hazard, xp)
+    return event * log_hazard + cure_mixture(event, eta_cure, cum_hazard, xp)
 
 
 def competing_risks_loglik(cause, log_h_relapse, cum_h_relapse, log_h_death, cum_h_death,
@@ -73,10 +72,23 @@ def competing_risks_loglik(cause, log_h_relapse, cum_h_relapse, log_h_death, cum
     """
     is_relapse = cause == 1 if xp is np else pt.eq(cause, 1)
     is_death = cause == 2 if xp is np else pt.eq(cause, 2)
-    relapse_free = log_relapse_free(eta_cure, cum_h_relapse, xp)
     if eta_cure is None:
-        relapse_term = log_h_relapse - cum_h_relapse
+        relapse = -cum_h_relapse
     else:
-        relapse_term = log_cure_and_not(eta_cure, xp)[1] + log_h_relapse - cum_h_relapse
-    return (xp.where(is_relapse, relapse_term, relapse_free)
+        relapse = cure_mixture(is_relapse, eta_cure, cum_h_relapse, xp)
+    return (relapse + xp.where(is_relapse, log_h_relapse, 0.0)
             + xp.where(is_death, log_h_death, 0.0) - cum_h_death)
+
+
+def cure_mixture(relapsed, eta_cure, cum_hazard, xp=np):
+    """log(1 - pi) - H where ``relapsed``, else log(pi + (1 - pi) exp(-H)).
+
+    With ``xp=pytensor.tensor`` this is the compiled Op of :mod:`relapse_model.models.cure_mixture`,
+    which evaluates the term and its gradient in one loop; the NumPy form here defines it.
+    """
+    if xp is np:
+        relapsed = np.asarray(relapsed, dtype=bool)
+        return np.where(relapsed, log_cure_and_not(eta_cure)[1] - cum_hazard,
+                        log_relapse_free(eta_cure, cum_hazard))
+    from relapse_model.models.cure_mixture import cure_mixture_term
+    return cure_mixture_term(relapsed, eta_cure, cum_hazard)

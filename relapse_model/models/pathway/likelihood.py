@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from relapse_model.models.baselines import weibull_cumulative_hazard, weibull_log_hazard
-from relapse_model.models.likelihood import log_cure_and_not, logaddexp
+from relapse_model.models.likelihood import cure_mixture, logaddexp
 from relapse_model.models.pathway.paths import (CENSORED_BEFORE_ASSESSMENT, EARLY_DEATH, REFRACTORY, RESPONSE,
                                                 ObservedPaths)
 
@@ -254,13 +254,11 @@ def response_loglik(so: Sojourns, p: PathwayPredictors, xp=np):
 def remission_loglik(so: Sojourns, p: PathwayPredictors, xp=np):
     """Term 3 for the responders: the sojourn in remission before transplant."""
     ix = so.index
-    log_pi, log_not = log_cure_and_not(_take(p.eta_cure, ix.responders, xp), xp)
     h_r = p.relapse.cum_h_at(ix.log_u, xp)
-    relapse_free = logaddexp(log_pi, log_not - h_r, xp)
-    relapse = log_not + p.relapse.log_h_at(ix.log_u, xp) - h_r
-    term = _select(ix.u_exit, {RELAPSE: relapse, DEATH: relapse_free + p.death.log_h_at(ix.log_u, xp),
-                               TRANSPLANT: relapse_free + p.transplant.log_h_at(ix.log_u, xp)}, relapse_free, xp)
-    return term - p.death.cum_h_at(ix.log_u, xp) - p.transplant.cum_h_at(ix.log_u, xp)
+    relapse = cure_mixture(ix.u_exit == RELAPSE, _take(p.eta_cure, ix.responders, xp), h_r, xp)
+    exit_hazard = _select(ix.u_exit, {RELAPSE: p.relapse.log_h_at(ix.log_u, xp), DEATH: p.death.log_h_at(ix.log_u, xp),
+                                      TRANSPLANT: p.transplant.log_h_at(ix.log_u, xp)}, 0.0 * h_r, xp)
+    return relapse + exit_hazard - p.death.cum_h_at(ix.log_u, xp) - p.transplant.cum_h_at(ix.log_u, xp)
 
 
 def post_transplant_cure_logit(so: Sojourns, p: PathwayPredictors, xp=np):
@@ -274,13 +272,11 @@ def post_transplant_cure_logit(so: Sojourns, p: PathwayPredictors, xp=np):
 def transplant_loglik(so: Sojourns, p: PathwayPredictors, xp=np):
     """Term 4 for the patients transplanted from remission."""
     ix = so.index
-    log_pi, log_not = log_cure_and_not(post_transplant_cure_logit(so, p, xp), xp)
     h_r = p.relapse.cum_h_at(ix.log_v, xp) * xp.exp(p.gamma)
-    relapse = log_not + p.relapse.log_h_at(ix.log_v, xp) + p.gamma - h_r
-    relapse_free = logaddexp(log_pi, log_not - h_r, xp)
-    term = _select(ix.v_exit, {RELAPSE: relapse, DEATH: relapse_free + p.transplant_death.log_h_at(ix.log_v, xp)},
-                   relapse_free, xp)
-    return term - p.transplant_death.cum_h_at(ix.log_v, xp)
+    relapse = cure_mixture(ix.v_exit == RELAPSE, post_transplant_cure_logit(so, p, xp), h_r, xp)
+    exit_hazard = _select(ix.v_exit, {RELAPSE: p.relapse.log_h_at(ix.log_v, xp) + p.gamma,
+                                      DEATH: p.transplant_death.log_h_at(ix.log_v, xp)}, 0.0 * h_r, xp)
+    return relapse + exit_hazard - p.transplant_death.cum_h_at(ix.log_v, xp)
 
 
 def relapsed_loglik(so: Sojourns, p: PathwayPredictors, xp=np):
