@@ -181,8 +181,17 @@ def pymc_variables(pymc_model) -> dict[str, dict[str, int]]:
     def size(var) -> int:
         dims = pymc_model.named_vars_to_dims.get(var.name) or ()
         return int(np.prod([len(pymc_model.coords[d]) for d in dims])) if dims else 0
-    return {"free": {v.name: size(v) for v in pymc_model.free_RVs},
-            "deterministic": {v.name: size(v) for v in pymc_model.deterministics}}
+    free = {v.name: size(v) for v in pymc_model.free_RVs}
+    deterministic = {v.name: size(v) for v in pymc_model.deterministics}
+    # the cure intercept and study effects are sampled in decorrelated coordinates
+    # (models.build.intercept_class_and_study); Stan samples the standard ones we record
+    for coordinates, standard in ((("cure_level_z", "cure_intercept_u", "cure_study_deviation_z"),
+                                   ("cure_intercept_z", "cure_study_z")),):
+        if all(c in free for c in coordinates):
+            for c in coordinates:
+                free.pop(c)
+            free.update({name: deterministic.pop(name) for name in standard})
+    return {"free": free, "deterministic": deterministic}
 
 
 # --- running the fits ---------------------------------------------------------------------------

@@ -17,27 +17,75 @@ from relapse_model.cohort.vocabulary import CYTOGENETICS
 from relapse_model.models import baselines as bl
 from relapse_model.models.design import Design
 from relapse_model.models.hierarchy import (CLASS_SD_KEY, CURE_INTERCEPT, EFFECT_GROUPS, GROUP_PRIOR_KEYS, STUDY_SD_KEY,
-                                            Names, class_effects)
+                                            Names, class_effects, intercept_and_study_z)
 from relapse_model.models.likelihood import competing_risks_loglik, cure_survival_loglik
 from relapse_model.models.spec import ModelSpec
 from relapse_model.priors.spec import PriorSet, vector_variable
 
 
-def class_and_study(section: str, priors: PriorSet, design: Design) -> pt.TensorVariable:
-    """Per-patient effect of cytogenetic class (nested in risk group) and study, for ``section``."""
+def _class_effect(section: str, priors: PriorSet, design: Design) -> pt.TensorVariable:
+    """Per-patient effect of cytogenetic class (nested in risk group), for ``section``."""
     names = Names(section)
     group_mean = vector_variable(names.group, [priors[section, k] for k in GROUP_PRIOR_KEYS], "risk_group")
     class_sd = priors[section, CLASS_SD_KEY].variable(names.class_sd)
     class_z = pm.Normal(names.class_z, 0.0, 1.0, dims="cytogenetics")
     effect = pm.Deterministic(names.class_effect, class_effects(group_mean, class_sd, class_z, xp=pt),
                               dims="cytogenetics")
-    eta = effect[design.class_index]
+    return effect[design.class_index]
+
+
+def class_and_study(section: str, priors: PriorSet, design: Design) -> pt.TensorVariable:
+    """Per-patient effect of cytogenetic class (nested in risk group) and study, for ``section``."""
+    names = Names(section)
+    eta = _class_effect(section, priors, design)
     if len(design.studies) > 1:
         study_sd = priors[section, STUDY_SD_KEY].variable(names.study_sd)
         study_z = pm.Normal(names.study_z, 0.0, 1.0, dims="study")
         study_effect = pm.Deterministic(names.study_effect, study_sd * study_z, dims="study")
         eta = eta + study_effect[design.study_index]
     return eta
+
+
+def intercept_and_effects(section: str, intercept_name: str, covariates: tuple[str, ...], priors: PriorSet,
+                          design: Design, hierarchy: bool) -> pt.TensorVariable:
+    """Per-patient linear predictor of a logit: intercept + X beta over ``covariates``, plus the
+    class and study effects when ``hierarchy``."""
+    if hierarchy and decorrelates_intercept(section, priors, design):
+        linear = linear_predictor(section, covariates, priors, design)
+        return linear + intercept_class_and_study(section, intercept_name, priors, design)
+    eta = priors[section, "intercept"].variable(intercept_name) + linear_predictor(section, covariates, priors, design)
+    return eta + class_and_study(section, priors, design) if hierarchy else eta
+
+
+def decorrelates_intercept(section: str, priors: PriorSet, design: Design) -> bool:
+    """Whether :func:`intercept_class_and_study` samples ``section``'s intercept and study
+    effects in decorrelated coordinates: several studies and a normal intercept prior."""
+    return len(design.studies) > 1 and priors[section, "intercept"].dist == "normal"
+
+
+def intercept_class_and_study(section: str, intercept_name: str, priors: PriorSet,
+                              design: Design) -> pt.TensorVariable:
+    """Per-patient intercept + class effect + study effect of ``section``, the intercept and the
+    study effects drawn through :func:`~relapse_model.models.hierarchy.intercept_and_study_z`
+    (the same prior as the intercept's own variable plus :func:`class_and_study`; requires
+    :func:`decorrelates_intercept`). ``intercept_name``, its ``_z`` and the study variables are
+    recorded under their usual names."""
+    names = Names(section)
+    eta = _class_effect(section, priors, design)
+    study_sd = priors[section, STUDY_SD_KEY].variable(names.study_sd)
+    prior = priors[section, "intercept"].params
+    level_z = pm.Normal(names.level_z, 0.0, 1.0)
+    intercept_u = pm.Normal(f"{intercept_name}_u", 0.0, 1.0)
+    # a fixed shape, not dims: with dims the study count becomes a shared variable of the logp,
+    # which nutpie passes at run time and our compile cache then cannot serve
+    deviation_z = pm.ZeroSumNormal(names.study_deviation_z, sigma=1.0, shape=len(design.studies))
+    intercept, study_z = intercept_and_study_z(prior["mu"], prior["sigma"], study_sd, level_z, intercept_u,
+                                               deviation_z, xp=pt)
+    intercept = pm.Deterministic(intercept_name, intercept)
+    pm.Deterministic(f"{intercept_name}_z", (intercept - prior["mu"]) / prior["sigma"])
+    study_z = pm.Deterministic(names.study_z, study_z, dims="study")
+    study_effect = pm.Deterministic(names.study_effect, study_sd * study_z, dims="study")
+    return intercept + eta + study_effect[design.study_index]
 
 
 def linear_predictor(section: str, covariates: tuple[str, ...], priors: PriorSet, design: Design) -> pt.TensorVariable:
@@ -93,8 +141,7 @@ def model_coords(spec: ModelSpec, design: Design) -> dict[str, list[str]]:
 def _cure_predictor(spec: ModelSpec, priors: PriorSet, design: Design) -> pt.TensorVariable | None:
     if not spec.cure:
         return None
-    eta = priors["cure", "intercept"].variable(CURE_INTERCEPT) + linear_predictor("cure", design.covariates, priors, design)
-    return eta + class_and_study("cure", priors, design) if spec.hierarchy else eta
+    return intercept_and_effects("cure", CURE_INTERCEPT, design.covariates, priors, design, spec.hierarchy)
 
 
 def build_pymc_model(design: Design, priors: PriorSet, spec: ModelSpec) -> pm.Model:

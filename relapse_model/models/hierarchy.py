@@ -44,6 +44,37 @@ def class_effects(group_means, class_sd, class_z, xp=np):
     return centre + xp.expand_dims(class_sd, -1) * class_z
 
 
+def intercept_and_study_z(mu, sigma, study_sd, level_z, intercept_u, deviation_z, xp=np):
+    """(intercept, study z) of an intercept ~ N(mu, sigma) with study effects ``study_sd * z``,
+    z ~ N(0, 1) for each of K studies, from coordinates the data do not correlate.
+
+    The data see only the studies' own levels, intercept + study_sd * z_k, so the intercept and
+    the mean of z trade off along a ridge that narrows as study_sd grows (with two studies, the
+    fit's divergences started there). The sampler instead draws ``level_z`` (the mean level,
+    intercept + study_sd * mean(z), standardised), ``intercept_u`` (the intercept given that level,
+    standardised) and ``deviation_z`` (z minus its mean: a zero-sum normal); all three standard.
+    The map back is linear and gives exactly intercept ~ N(mu, sigma^2) independent of z ~ N(0, I):
+    with v = sigma^2 + study_sd^2 / K,
+
+        intercept = mu + (sigma^2 level_z + sigma study_sd intercept_u / sqrt(K)) / sqrt(v)
+        mean(z)   = (study_sd level_z / sqrt(K) - sigma intercept_u) / sqrt(K v)
+
+    Parameters
+    ----------
+    mu, sigma : float
+        The intercept's normal prior.
+    study_sd : scalar
+    level_z, intercept_u : scalars
+    deviation_z : (K,) array summing to 0
+    xp : numpy or pytensor.tensor
+    """
+    k = deviation_z.shape[-1]
+    v = sigma ** 2 + study_sd ** 2 / k
+    intercept = mu + (sigma ** 2 * level_z + sigma * study_sd * intercept_u / np.sqrt(k)) / xp.sqrt(v)
+    mean_z = (study_sd * level_z / np.sqrt(k) - sigma * intercept_u) / xp.sqrt(k * v)
+    return intercept, xp.expand_dims(mean_z, -1) + deviation_z
+
+
 @dataclass(frozen=True)
 class Names:
     """Posterior variable and dimension names of one section (``cure``, ``relapse``, ``death``)."""
@@ -105,3 +136,11 @@ class Names:
     @property
     def study_effect(self) -> str:
         return f"{self.section}_study"
+
+    @property
+    def level_z(self) -> str:
+        return f"{self.section}_level_z"
+
+    @property
+    def study_deviation_z(self) -> str:
+        return f"{self.section}_study_deviation_z"

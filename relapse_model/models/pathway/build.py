@@ -32,7 +32,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from relapse_model.cohort.vocabulary import CYTOGENETICS
-from relapse_model.models.build import class_and_study, design_product, linear_predictor
+from relapse_model.models.build import design_product, intercept_and_effects, linear_predictor
 from relapse_model.models.design import Design
 from relapse_model.models.hierarchy import EFFECT_GROUPS, Names
 from relapse_model.models.pathway.likelihood import PathwayPredictors, Sojourns, Weibull, path_loglik
@@ -89,10 +89,7 @@ def _weibull(name: str, section: str, priors: PriorSet) -> Weibull:
 
 def _response_predictors(data: PathwayData, priors: PriorSet, hierarchy: bool):
     design, covs = data.design, data.response_covariates
-    eta_n = priors["refractory", "intercept"].variable("refractory_intercept") + linear_predictor(
-        "refractory", covs, priors, design)
-    if hierarchy:
-        eta_n = eta_n + class_and_study("refractory", priors, design)
+    eta_n = intercept_and_effects("refractory", "refractory_intercept", covs, priors, design, hierarchy)
     eta_e = priors["early_death", "intercept"].variable("early_death_intercept") + linear_predictor(
         "early_death", covs, priors, design)
     mrd = (priors["mrd", "positive_log_odds"].variable("mrd_positive_log_odds"),
@@ -115,10 +112,8 @@ def build_pathway_model(data: PathwayData, priors: PriorSet, *, hierarchy: bool 
     with pm.Model(coords=pathway_coords(data)) as model:
         # the order variables are created in fixes the sampler's parameter vector, hence the draws
         eta_n, eta_e, mrd = _response_predictors(data, priors, hierarchy)
-        eta_c = priors["remission_cure", "intercept"].variable("remission_cure_intercept") + linear_predictor(
-            "remission_cure", design.covariates, priors, design)
-        if hierarchy:
-            eta_c = eta_c + class_and_study("remission_cure", priors, design)
+        eta_c = intercept_and_effects("remission_cure", "remission_cure_intercept", design.covariates, priors,
+                                      design, hierarchy)
         w = {name: _weibull(name, section, priors) for name, section in WEIBULLS.items()}
         delta, gamma = _transplant_effects(data, priors)
         theta = priors["refractory_death", "second_relapse"].variable("rr_death_second_relapse_log_hr")
