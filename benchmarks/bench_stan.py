@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from relapse_model.models.hierarchy import CURE_INTERCEPT, Names
+
 ROOT = Path(__file__).resolve().parents[1]
 STAN_DIR = ROOT / "benchmarks" / "stan"
 STAN_FILE = STAN_DIR / "relapse_default.stan"
@@ -185,12 +187,12 @@ def pymc_variables(pymc_model) -> dict[str, dict[str, int]]:
     deterministic = {v.name: size(v) for v in pymc_model.deterministics}
     # the cure intercept and study effects are sampled in decorrelated coordinates
     # (models.build.intercept_class_and_study); Stan samples the standard ones we record
-    for coordinates, standard in ((("cure_level_z", "cure_intercept_u", "cure_study_deviation_z"),
-                                   ("cure_intercept_z", "cure_study_z")),):
-        if all(c in free for c in coordinates):
-            for c in coordinates:
-                free.pop(c)
-            free.update({name: deterministic.pop(name) for name in standard})
+    cure = Names("cure")
+    coordinates = (cure.level_z, f"{CURE_INTERCEPT}_u", cure.study_deviation_z)
+    if all(c in free for c in coordinates):
+        for c in coordinates:
+            free.pop(c)
+        free.update({name: deterministic.pop(name) for name in (f"{CURE_INTERCEPT}_z", cure.study_z)})
     return {"free": free, "deterministic": deterministic}
 
 

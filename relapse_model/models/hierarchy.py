@@ -50,7 +50,7 @@ def intercept_and_study_z(mu, sigma, study_sd, level_z, intercept_u, deviation_z
 
     The data see only the studies' own levels, intercept + study_sd * z_k, so the intercept and
     the mean of z trade off along a ridge that narrows as study_sd grows (with two studies, the
-    fit's divergences started there). The sampler instead draws ``level_z`` (the mean level,
+    most of the fit's divergences started there). The sampler instead draws ``level_z`` (the mean level,
     intercept + study_sd * mean(z), standardised), ``intercept_u`` (the intercept given that level,
     standardised) and ``deviation_z`` (z minus its mean: a zero-sum normal); all three standard.
     The map back is linear and gives exactly intercept ~ N(mu, sigma^2) independent of z ~ N(0, I):
