@@ -37,7 +37,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from benchmarks.timing import best_of
+from benchmarks.timing import best_of, cpu_reference_s
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache"
@@ -601,6 +601,8 @@ def main(quick: bool | None = None, samplers: tuple[str, ...] | None = None, onl
     import pytensor
 
     from relapse_model import __version__
+    wait_for_quiet()
+    cpu_reference = cpu_reference_s()
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
     lines = [f"## Model benchmark{' (QUICK smoke run)' if quick else ''}",
@@ -610,7 +612,9 @@ def main(quick: bool | None = None, samplers: tuple[str, ...] | None = None, onl
              f"Total benchmark time {time.perf_counter() - started:.0f} s; other processes used "
              f"{total.background_cores:.2f} cores on average meanwhile. Each timing first waits up to "
              f"20 s for a quiet second; \"bg\" columns give the cores other processes used during "
-             f"that measurement (on 2 cores, timings with bg well above 0 are inflated)."),
+             f"that measurement (on 2 cores, timings with bg well above 0 are inflated). CPU speed "
+             f"reference {cpu_reference:.3f} s (`benchmarks.timing.cpu_reference_s`, a fixed "
+             f"single-core workload; compare another machine's figures after scaling by the ratio)."),
              "", *_section_full(plan, runs, quick)]
     if compare is not None:
         lines += ["", *_section_compare(plan, compare), "", *_section_scaling(plan, scaling)]

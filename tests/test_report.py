@@ -277,3 +277,22 @@ def test_cohorts_of_a_spec_are_pooled_and_ids_must_stay_unique(tmp_path):
         load_report_cohort(load_report_spec(twice))
     first = str(info.value).splitlines()[0]
     assert first.startswith(f"{tmp_path.parent / 'bfm_copy.csv'}, row 2, column 'patient_id': '121-0001' is also in bfm_like.csv")
+
+
+def _fit(slope: float, p_value: float):
+    from relapse_model.checks.calibration import CalibrationFit
+    return CalibrationFit(slope=slope, intercept=0.0, slope_se=0.1, intercept_se=0.05, chi2=1.0,
+                          p_value=p_value, weights="inverse_variance", n_groups=5)
+
+
+def test_calibration_lead_names_each_rejected_horizon_and_explains_slopes_above_one():
+    from relapse_model.checks.model_checks import CheckResults
+    from relapse_model.report.build import _calibration_phrase
+    checks = CheckResults(calibration_fits={"efs_24m": _fit(1.37, 0.008), "efs_36m": _fit(1.10, 0.30),
+                                            "relapse_24m": _fit(0.92, 0.6)})
+    phrase = _calibration_phrase(checks, "EFS")
+    assert "from 0.92 to 1.37" in phrase and "above 1, too close to the average" in phrase
+    assert "MISCALIBRATED" in phrase and "event-free survival at 24 months (slope 1.37, p = 0.008)" in phrase
+    assert "36 months" not in phrase and "relapse incidence" not in phrase
+    calibrated = _calibration_phrase(CheckResults(calibration_fits={"efs_24m": _fit(1.05, 0.4)}), "EFS")
+    assert "MISCALIBRATED" not in calibrated and "no horizon's test" in calibrated

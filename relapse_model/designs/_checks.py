@@ -102,3 +102,15 @@ def ordered_rates(source: str, p0: object, p1: object) -> tuple[float, float]:
     if not b > a:
         raise InputError.single(source, f"p1 = {b:g} must be greater than p0 = {a:g}")
     return a, b
+
+
+def mixture_components(source: str, weights: np.ndarray, parameters: dict[str, np.ndarray], family: str) -> None:
+    """Weights and parameters of a mixture prior: finite, weights >= 0 summing to 1, and
+    every parameter (Beta a and b, Gamma shape and rate) greater than 0."""
+    values = [weights, *parameters.values()]
+    if not all(np.all(np.isfinite(v)) for v in values):
+        raise InputError.single(source, f"weights and {family} parameters must be finite numbers")
+    if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-9:
+        raise InputError.single(source, f"weights {list(weights)} must be >= 0 and sum to 1")
+    if any(np.any(v <= 0) for v in parameters.values()):
+        raise InputError.single(source, f"{family} parameters {' and '.join(parameters)} must be greater than 0")

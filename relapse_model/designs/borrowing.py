@@ -48,12 +48,7 @@ class BetaMixture:
         b = np.asarray(self.b, dtype=float)
         if not (w.ndim == a.ndim == b.ndim == 1 and w.size == a.size == b.size and w.size > 0):
             raise InputError.single(src, "weights, a and b must be sequences of the same length")
-        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-            raise InputError.single(src, "weights and Beta parameters must be finite numbers")
-        if np.any(w < 0) or abs(w.sum() - 1.0) > 1e-9:
-            raise InputError.single(src, f"weights {list(w)} must be >= 0 and sum to 1")
-        if np.any(a <= 0) or np.any(b <= 0):
-            raise InputError.single(src, "Beta parameters a and b must be greater than 0")
+        _checks.mixture_components(src, w, {"a": a, "b": b}, "Beta")
         object.__setattr__(self, "weights", tuple(float(v) for v in w / w.sum()))
         object.__setattr__(self, "a", tuple(float(v) for v in a))
         object.__setattr__(self, "b", tuple(float(v) for v in b))

@@ -72,12 +72,7 @@ class GammaMixture:
         e = _edges(src, self.edges)
         if not (w.ndim == 1 and a.shape == b.shape == (w.size, e.size - 1)):
             raise InputError.single(src, f"shape and rate must be (components, pieces) = ({w.size}, {e.size - 1})")
-        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-            raise InputError.single(src, "weights and Gamma parameters must be finite numbers")
-        if np.any(w < 0) or abs(w.sum() - 1.0) > 1e-9:
-            raise InputError.single(src, f"weights {list(w)} must be >= 0 and sum to 1")
-        if np.any(a <= 0) or np.any(b <= 0):
-            raise InputError.single(src, "Gamma shapes and rates must be greater than 0")
+        _checks.mixture_components(src, w, {"shape": a, "rate": b}, "Gamma")
         for name, value in (("weights", w / w.sum()), ("shape", a), ("rate", b), ("edges", e)):
             value.setflags(write=False)
             object.__setattr__(self, name, value)

@@ -280,6 +280,22 @@ def _checks_stage(b: _Build) -> None:
     b.sections.append(Section("checks", "Model checks", items, lead=lead))
 
 
+def _calibration_phrase(checks: CheckResults, survival_label: str) -> str:
+    """The calibration slopes' range, what a slope off 1 means, and every horizon whose joint
+    test of slope 1 and intercept 0 rejects at the 5% level (so a misfit is not averaged away)."""
+    slopes = [f.slope for f in checks.calibration_fits.values()]
+    phrase = (f"calibration slopes run from {min(slopes):.2f} to {max(slopes):.2f} (1 is perfect; below 1, "
+              "predictions too extreme; above 1, too close to the average, so the highest and lowest "
+              "risks are underestimated)")
+    summary = calibration_summary(checks, survival_label)
+    rejected = summary[summary["p value"] < 0.05]
+    if rejected.empty:
+        return phrase + ", and no horizon's test of slope 1 and intercept 0 rejects at the 5% level"
+    named = ", ".join(f"{r['endpoint']} at {r['horizon (months)']:g} months (slope {r['slope']:.2f}, "
+                      f"p = {r['p value']:.3f})" for _, r in rejected.iterrows())
+    return phrase + f"; the model is MISCALIBRATED (test of slope 1 and intercept 0, 5% level) for {named}"
+
+
 def _checks_lead(b: _Build) -> str:
     """The checks in one or two plain sentences: convergence, the predictive band, calibration."""
     verdict, checks = b.verdict, b.checks
@@ -291,9 +307,7 @@ def _checks_lead(b: _Build) -> str:
         if inside is not None:
             parts.append(f"the observed EFS curve lies inside the model's 95% predictive band at {inside:.0%} of times")
     if checks.calibration_fits:
-        slopes = [f.slope for f in checks.calibration_fits.values()]
-        parts.append(f"calibration slopes run from {min(slopes):.2f} to {max(slopes):.2f} (1 is perfect; below 1, "
-                     "predictions too extreme)")
+        parts.append(_calibration_phrase(checks, content.survival_label(b.model)))
     if checks.occupation is not None:
         parts.append(f"the observed state occupation lies inside the model's band at "
                      f"{float(checks.occupation['inside'].mean()):.0%} of the state-times shown")
