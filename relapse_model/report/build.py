@@ -285,8 +285,8 @@ def _calibration_phrase(checks: CheckResults, survival_label: str) -> str:
     test of slope 1 and intercept 0 rejects at the 5% level (so a misfit is not averaged away)."""
     slopes = [f.slope for f in checks.calibration_fits.values()]
     phrase = (f"calibration slopes run from {min(slopes):.2f} to {max(slopes):.2f} (1 is perfect; below 1, "
-              "predictions too extreme; above 1, too close to the average, so the highest and lowest "
-              "risks are underestimated)")
+              "predictions too extreme; above 1, too close to the average: high risks "
+              "underestimated and low risks overestimated)")
     summary = calibration_summary(checks, survival_label)
     rejected = summary[summary["p value"] < 0.05]
     if rejected.empty:
