@@ -19,8 +19,8 @@ def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
 def cpu_reference_s(repeat: int = 5) -> float:
     """Seconds of a fixed single-core workload: the machine's speed, recorded beside timings.
 
-    Machines of one kind differ in speed (the same fit took 1.5 to 2 times as long on one as
-    on another, with identical draws), so a figure read on another machine is only comparable
+    Machines of one kind differ in speed (the same fit took 1.7 times as long on one as on
+    another, with identical draws), so a figure read on another machine is only comparable
     after scaling by the ratio of their references. The workload mixes what a fit spends its
     time on: a scalar Python loop (the sampler's and PyTensor's interpreted overhead) and
     element-wise exp/log1p over arrays the size of a cohort (the compiled log density).
