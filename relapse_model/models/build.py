@@ -109,8 +109,7 @@ def _baseline(section: str, kind: str, priors: PriorSet, design: Design,
     """(log h0(t_i), eta -> H0(t_i) e^eta) of one cause at the observed times."""
     names = Names(section)
     if kind == "weibull":
-        log_shape = priors[section, "weibull_log_shape"].variable(names.log_shape)
-        log_scale = priors[section, "weibull_log_scale"].variable(names.log_scale)
+        log_shape, log_scale = _weibull_parameters(section, priors)
         log_t = pt.as_tensor(np.log(design.time))
         log_cum = pt.exp(log_shape) * (log_t - log_scale)
         # one exp per row, not exp(log H0) * exp(eta): the exponentials are most of a gradient's cost
@@ -123,6 +122,13 @@ def _baseline(section: str, kind: str, priors: PriorSet, design: Design,
     log_rate = pm.Deterministic(names.log_rate, pt.cumsum(steps), dims="interval")
     cum = bl.piecewise_cumulative_hazard(pt.as_tensor(grid.exposure(design.time)), log_rate, xp=pt)
     return bl.piecewise_log_hazard(pt.as_tensor(grid.interval(design.time)), log_rate, xp=pt), lambda eta: cum * pt.exp(eta)
+
+
+def _weibull_parameters(section: str, priors: PriorSet) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    """(log shape, log scale) of ``section``'s Weibull baseline hazard."""
+    names = Names(section)
+    return (priors[section, "weibull_log_shape"].variable(names.log_shape),
+            priors[section, "weibull_log_scale"].variable(names.log_scale))
 
 
 def model_coords(spec: ModelSpec, design: Design) -> dict[str, list[str]]:
@@ -150,8 +156,17 @@ def build_pymc_model(design: Design, priors: PriorSet, spec: ModelSpec) -> pm.Mo
     ``outcome="cure"`` fits one endpoint (EFS or OS) with an optional mixture cure fraction;
     ``outcome="competing"`` fits cause-specific hazards of relapse (with the cure fraction acting
     on relapse) and of death without relapse. Every row, censored or not, is one term of the
-    ``outcome`` log-likelihood.
+    ``outcome`` log-likelihood. The default model (competing risks, cure, Weibull baselines)
+    evaluates it with one compiled Op (:mod:`relapse_model.models.weibull_competing`), the others
+    with PyTensor operations; both give the same log density to rounding (tested).
     """
+    if spec.competing and spec.cure and spec.baseline == "weibull":
+        return _weibull_competing_model(design, priors, spec)
+    return _graph_model(design, priors, spec)
+
+
+def _graph_model(design: Design, priors: PriorSet, spec: ModelSpec) -> pm.Model:
+    """:func:`build_pymc_model` with the likelihood written as PyTensor operations."""
     grid = bl.PiecewiseGrid(spec.grid)
     with pm.Model(coords=model_coords(spec, design)) as model:
         # the order variables are created in fixes the sampler's parameter vector, hence the draws
@@ -177,4 +192,30 @@ def build_pymc_model(design: Design, priors: PriorSet, spec: ModelSpec) -> pm.Mo
             return loglik(observed, *params[-len(hazards):], e_cure, xp=pt)
 
         pm.CustomDist("outcome", *params, logp=logp, observed=design.time)
+    return model
+
+
+def _weibull_competing_model(design: Design, priors: PriorSet, spec: ModelSpec) -> pm.Model:
+    """The default model (competing risks, cure on relapse, Weibull baselines), its likelihood
+    evaluated by the compiled Op of :mod:`relapse_model.models.weibull_competing`.
+
+    The same variables as :func:`build_pymc_model`'s general path, created in the same order
+    (which fixes the sampler's parameter vector), and the same likelihood to rounding.
+    """
+    from relapse_model.models.weibull_competing import weibull_competing_loglik
+
+    with pm.Model(coords=model_coords(spec, design)) as model:
+        eta_relapse = linear_predictor("relapse", spec.relapse_terms, priors, design)
+        eta_cure = _cure_predictor(spec, priors, design)
+        relapse_weibull = _weibull_parameters("relapse", priors)
+        eta_death = linear_predictor("death", spec.death_covariates, priors, design)
+        death_weibull = _weibull_parameters("death", priors)
+        cause = pt.as_tensor(design.cause)
+        log_t = pt.as_tensor(np.log(design.time))
+
+        def logp(value, *params):
+            return weibull_competing_loglik(cause, log_t, *params)
+
+        pm.CustomDist("outcome", eta_cure, eta_relapse, eta_death, *relapse_weibull, *death_weibull,
+                      logp=logp, observed=design.time)
     return model

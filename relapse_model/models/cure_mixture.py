@@ -29,7 +29,29 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 #: Bumped whenever the kernel changes, so PyTensor's Numba cache does not load a stale one.
-_KERNEL_VERSION = 1
+_KERNEL_VERSION = 2
+
+
+@numba.njit(cache=True, fastmath=False)
+def cure_mixture_row(relapsed, e, h):
+    """(term, d term / d eta, d term / d H) of one row with log-odds ``e`` and hazard ``h``."""
+    a = math.exp(-abs(e))
+    log_not = -(max(e, 0.0) + math.log1p(a))     # log(1 - pi) = -softplus(eta)
+    pi = 1.0 / (1.0 + a) if e >= 0.0 else a / (1.0 + a)
+    if relapsed:
+        return log_not - h, -pi, -1.0
+    # log(pi + (1 - pi) e^-H) = log(1 - pi) + logaddexp(eta, -H)
+    y = -h
+    if e > y:
+        b = math.exp(y - e)
+        term = log_not + e + math.log1p(b)
+        cured_share = 1.0 / (1.0 + b)
+    else:
+        b = math.exp(e - y)
+        term = log_not + y + math.log1p(b)
+        cured_share = b / (1.0 + b)
+    # cured_share = pi / (pi + (1 - pi) e^-H), the probability of cure given no relapse
+    return term, cured_share - pi, cured_share - 1.0
 
 
 def _cure_mixture_loop(relapsed, eta, cum_hazard):
@@ -39,29 +61,7 @@ def _cure_mixture_loop(relapsed, eta, cum_hazard):
     d_eta = np.empty(n)
     d_cum = np.empty(n)
     for i in range(n):
-        e = eta[i]
-        h = cum_hazard[i]
-        a = math.exp(-abs(e))
-        log_not = -(max(e, 0.0) + math.log1p(a))     # log(1 - pi) = -softplus(eta)
-        pi = 1.0 / (1.0 + a) if e >= 0.0 else a / (1.0 + a)
-        if relapsed[i]:
-            term[i] = log_not - h
-            d_eta[i] = -pi
-            d_cum[i] = -1.0
-        else:
-            # log(pi + (1 - pi) e^-H) = log(1 - pi) + logaddexp(eta, -H)
-            y = -h
-            if e > y:
-                b = math.exp(y - e)
-                term[i] = log_not + e + math.log1p(b)
-                cured_share = 1.0 / (1.0 + b)
-            else:
-                b = math.exp(e - y)
-                term[i] = log_not + y + math.log1p(b)
-                cured_share = b / (1.0 + b)
-            # cured_share = pi / (pi + (1 - pi) e^-H), the probability of cure given no relapse
-            d_eta[i] = cured_share - pi
-            d_cum[i] = cured_share - 1.0
+        term[i], d_eta[i], d_cum[i] = cure_mixture_row(relapsed[i], eta[i], cum_hazard[i])
     return term, d_eta, d_cum
 
 

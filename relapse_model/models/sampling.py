@@ -122,9 +122,10 @@ def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains:
     options = dict(options or {})
     cores = cores or min(chains, os.cpu_count() or 1)
     if sampler not in _NUMBA_SAMPLERS and sampler != "pymc":
-        # JAX compiles these samplers' log density: give the likelihood's compiled Op its JAX form
-        from relapse_model.models.cure_mixture import register_jax
-        register_jax()
+        # JAX compiles these samplers' log density: give the likelihood's compiled Ops their JAX form
+        from relapse_model.models import cure_mixture, weibull_competing
+        cure_mixture.register_jax()
+        weibull_competing.register_jax()
     with warnings.catch_warnings(), _quiet_pymc_info():
         _quiet_known_warnings()
         if sampler == "pymc":
