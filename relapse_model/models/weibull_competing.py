@@ -36,7 +36,7 @@ from relapse_model.models.cure_mixture import cure_mixture_arrays, cure_mixture_
 
 #: Bumped whenever the kernel changes, so PyTensor's Numba cache does not load a stale one.
 _KERNEL_VERSION = 1
-#: Columns of the Weibull-parameter input (and of its derivative output), in order.
+#: The Op's four scalar Weibull inputs (and its derivative outputs 4-7), in order.
 WEIBULL_PARAMETERS = ("relapse_log_shape", "relapse_log_scale", "death_log_shape", "death_log_scale")
 
 
