@@ -80,16 +80,19 @@ def test_a_model_with_shared_data_goes_through_nutpie_unchanged():
 _SCRIPT = """
 import pytensor
 from tests.test_nutpie_numba import _model, _draws
-from relapse_model.models.nutpie_numba import compile_for_nutpie
+from relapse_model.models import graph_cache
+from relapse_model.models.nutpie_numba import _graphs_key, compile_for_nutpie
 with pytensor.config.change_flags(numba__fastmath=False):
-    compiled = compile_for_nutpie(_model())
-print("HITS", compiled.compiled_logp_func.cache_hits, compiled.compiled_expand_func.cache_hits)
+    model = _model()
+    stored = (graph_cache.cache_dir() / f"{_graphs_key(model)}.pkl").exists()
+    compiled = compile_for_nutpie(model)
+print("HITS", compiled.compiled_logp_func.cache_hits, compiled.compiled_expand_func.cache_hits, int(stored))
 print("DIGEST", _draws(compiled))
 """
 
 
 @pytest.mark.slow
-def test_the_next_process_loads_the_callbacks_from_the_cache(tmp_path):
+def test_the_next_process_loads_the_callbacks_and_graphs_from_the_cache(tmp_path):
     env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'pytensor'}",
            "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "PYTHONPATH": str(ROOT)}
     env.pop("PYTENSOR_COMPILEDIR", None)
@@ -100,6 +103,7 @@ def test_the_next_process_loads_the_callbacks_from_the_cache(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         outputs.append({ln.split()[0]: ln.split()[1:] for ln in done.stdout.splitlines()
                         if ln.startswith(("HITS", "DIGEST"))})
-    assert outputs[0]["HITS"] == ["0", "0"], "the first process has an empty cache"
-    assert outputs[1]["HITS"] == ["1", "1"], "the second process compiled the callbacks again"
+    assert outputs[0]["HITS"] == ["0", "0", "0"], "the first process has empty caches"
+    assert outputs[1]["HITS"] == ["1", "1", "1"], \
+        "the second process compiled the callbacks or rewrote the graphs again"
     assert outputs[0]["DIGEST"] == outputs[1]["DIGEST"]

@@ -12,9 +12,16 @@ functions and the next process loads them (0.4 s). The callbacks only copy the w
 function's results, with the return codes nutpie expects, so the draws are the same as with
 ``nutpie.compile_pymc_model`` (``tests/test_nutpie_numba.py``).
 
+It also skips the graph rewrites of a model compiled before (about 2 s of a warm default fit):
+the log density with gradient and the stored variables are kept after rewriting in
+:mod:`relapse_model.models.graph_cache`, under a hash of the model's graph, and a later process
+builds the functions from them; they are the same graphs, so Numba loads the same code and
+the draws are the same (``tests/test_graph_cache.py``).
+
 This uses nutpie's private helpers (``_make_functions``, ``_wrap_with_lock``,
-``make_user_data``, ``_prepare_dims_and_coords``), which is why nutpie is pinned; a model with shared variables,
-or a PyTensor without its Numba cache, goes through ``nutpie.compile_pymc_model`` unchanged.
+``make_user_data``, ``_prepare_dims_and_coords``, ``_rv_dict_to_flat_array_wrapper``), which is
+why nutpie is pinned; a model with shared variables, or a PyTensor without its Numba cache, goes
+through ``nutpie.compile_pymc_model`` unchanged.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from typing import Any
 
 import numba
 import numpy as np
+
+from relapse_model.models import graph_cache
 
 #: Bumped whenever the callback sources below change, so stale cache entries are not loaded.
 _WRAPPER_VERSION = "relapse-model-nutpie-callbacks-1"
@@ -98,14 +107,31 @@ def compile_for_nutpie(model: Any) -> Any:
     from nutpie import compile_pymc as nutpie_pymc
     from pymc.initial_point import make_initial_point_fn
 
-    initial_point = make_initial_point_fn(model=model, default_strategy="support_point",
-                                          jitter_rvs=set(model.free_RVs), return_transformed=True)
-    n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info, reparameterized = (
-        nutpie_pymc._make_functions(model, mode="NUMBA", compute_grad=True, join_expanded=True,
-                                    pymc_initial_point_fn=nutpie_pymc._wrap_with_lock(initial_point)))
+    initial_point = nutpie_pymc._wrap_with_lock(make_initial_point_fn(
+        model=model, default_strategy="support_point", jitter_rvs=set(model.free_RVs),
+        return_transformed=True))
+    graphs_key = _graphs_key(model)
+    stored = graph_cache.load(graphs_key) if graphs_key else None
+    if stored is not None:
+        n_dim, n_expanded, shape_info, reparameterized, free = (
+            stored["n_dim"], stored["n_expanded"], stored["shape_info"], stored["reparameterized"],
+            len(model.free_RVs))
+        logp_pt = graph_cache.function_from_rewritten(*stored["logp"], mode="NUMBA")
+        expand_pt = graph_cache.function_from_rewritten(*stored["expand"], mode="NUMBA")
+        initial_point_fn = nutpie_pymc._rv_dict_to_flat_array_wrapper(
+            initial_point, names=shape_info[0][:free], shapes=shape_info[2][:free])
+    else:
+        n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info, reparameterized = (
+            nutpie_pymc._make_functions(model, mode="NUMBA", compute_grad=True, join_expanded=True,
+                                        pymc_initial_point_fn=initial_point))
     logp_key, expand_key = _pytensor_key(logp_pt.vm.jit_fn), _pytensor_key(expand_pt.vm.jit_fn)
     if logp_pt.get_shared() or expand_pt.get_shared() or logp_key is None or expand_key is None:
         return nutpie.compile_pymc_model(model, backend="numba")
+    if stored is None and graphs_key:
+        graph_cache.store(graphs_key, {
+            "n_dim": n_dim, "n_expanded": n_expanded, "shape_info": shape_info,
+            "reparameterized": reparameterized, "logp": graph_cache.rewritten_graph(logp_pt),
+            "expand": graph_cache.rewritten_graph(expand_pt)})
     sizes = {"n_dim": n_dim, "n_expanded": n_expanded}
     logp_callback = _cached_cfunc(_LOGP_SOURCE, "logp_callback", _LOGP_SIGNATURE,
                                   logp_pt.vm.jit_fn, logp_key, sizes)
@@ -120,6 +146,17 @@ def compile_for_nutpie(model: Any) -> Any:
         user_data=nutpie_pymc.make_user_data({}, {}), n_expanded=n_expanded,
         shape_info=shape_info, logp_func=logp_pt, expand_func=expand_pt,
         reparameterized_names=reparameterized)
+
+
+def _graphs_key(model: Any) -> str | None:
+    """The graph cache's key of everything ``nutpie``'s ``_make_functions`` builds from ``model``:
+    the log density (its gradient follows from it), the stored variables, and the free variables
+    themselves, whose sizes set the flat vector's layout."""
+    inputs = [model.rvs_to_values[rv] for rv in model.free_RVs]
+    outputs = [model.logp(), *model.unobserved_value_vars, *model.free_RVs]
+    return graph_cache.graph_key(inputs, outputs, context=(
+        _WRAPPER_VERSION, "nutpie _make_functions NUMBA grad joined",
+        f"check_bounds={model.check_bounds}"))
 
 
 def _pytensor_key(jit_fn: Any) -> str | None:
