@@ -27,6 +27,7 @@ through ``nutpie.compile_pymc_model`` unchanged.
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any
 
 import numba
@@ -34,6 +35,8 @@ import numpy as np
 
 from relapse_model.models import graph_cache
 
+#: Prefix of the stored pointwise log densities' names (removed from the posterior by the caller).
+_LOG_LIKELIHOOD_PREFIX = "__log_likelihood__"
 #: Bumped whenever the callback sources below change, so stale cache entries are not loaded.
 _WRAPPER_VERSION = "relapse-model-nutpie-callbacks-1"
 
@@ -86,7 +89,7 @@ _EXPAND_SIGNATURE = numba.types.int64(
     numba.types.CPointer(numba.types.double), numba.types.voidptr)
 
 
-def compile_for_nutpie(model: Any) -> Any:
+def compile_for_nutpie(model: Any, log_likelihood: bool = False) -> Any:
     """Compile a PyMC model for ``nutpie.sample`` with the Numba backend.
 
     Equivalent to ``nutpie.compile_pymc_model(model, backend="numba")`` with its defaults
@@ -97,6 +100,11 @@ def compile_for_nutpie(model: Any) -> Any:
     ----------
     model : pymc.Model
         The model.
+    log_likelihood : bool, default False
+        Also store, with every draw, each observed variable's pointwise log density, as the
+        variable :func:`log_likelihood_name` of it: computed by the same compiled function that
+        stores the other variables, so it needs no compilation and no pass over the draws of
+        its own afterwards (``pm.compute_log_likelihood`` needs both).
 
     Returns
     -------
@@ -110,7 +118,7 @@ def compile_for_nutpie(model: Any) -> Any:
     initial_point = nutpie_pymc._wrap_with_lock(make_initial_point_fn(
         model=model, default_strategy="support_point", jitter_rvs=set(model.free_RVs),
         return_transformed=True))
-    graphs_key = _graphs_key(model)
+    graphs_key = _graphs_key(model, log_likelihood)
     stored = graph_cache.load(graphs_key) if graphs_key else None
     if stored is not None:
         n_dim, n_expanded, shape_info, reparameterized, free = (
@@ -124,6 +132,9 @@ def compile_for_nutpie(model: Any) -> Any:
         n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info, reparameterized = (
             nutpie_pymc._make_functions(model, mode="NUMBA", compute_grad=True, join_expanded=True,
                                         pymc_initial_point_fn=initial_point))
+        if log_likelihood:
+            expand_pt, shape_info = _expand_with_log_likelihood(model, n_dim, shape_info)
+            n_expanded = sum(math.prod(shape) for shape in shape_info[2])
     logp_key, expand_key = _pytensor_key(logp_pt.vm.jit_fn), _pytensor_key(expand_pt.vm.jit_fn)
     if logp_pt.get_shared() or expand_pt.get_shared() or logp_key is None or expand_key is None:
         return nutpie.compile_pymc_model(model, backend="numba")
@@ -138,6 +149,9 @@ def compile_for_nutpie(model: Any) -> Any:
     expand_callback = _cached_cfunc(_EXPAND_SOURCE, "expand_callback", _EXPAND_SIGNATURE,
                                     expand_pt.vm.jit_fn, expand_key, sizes)
     dims, coords = nutpie_pymc._prepare_dims_and_coords(model, shape_info, reparameterized)
+    if log_likelihood:
+        dims |= {log_likelihood_name(rv.name): model.named_vars_to_dims[rv.name]
+                 for rv in model.observed_RVs if model.named_vars_to_dims.get(rv.name)}
     return nutpie_pymc.CompiledPyMCModel(
         _n_dim=n_dim, dims=dims, _coords=coords,
         _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info)},
@@ -148,7 +162,62 @@ def compile_for_nutpie(model: Any) -> Any:
         reparameterized_names=reparameterized)
 
 
-def _graphs_key(model: Any) -> str | None:
+def log_likelihood_name(observed: str) -> str:
+    """The name under which :func:`compile_for_nutpie` stores ``observed``'s pointwise log density."""
+    return f"{_LOG_LIKELIHOOD_PREFIX}{observed}"
+
+
+def _expand_with_log_likelihood(model: Any, n_dim: int, shape_info: Any) -> tuple[Any, Any]:
+    """nutpie's function of the stored variables with each observed variable's pointwise log
+    density appended: the same graph as ``_make_functions`` builds, plus those outputs."""
+    import pytensor.tensor as pt
+    from pymc.pytensorf import compile as compile_pymc
+
+    names, slices, shapes = (list(part) for part in shape_info)
+    free = len(model.free_RVs)
+    joined = pt.TensorType("float64", shape=(n_dim,))(name="_unconstrained_point")
+    variables = [joined[slices[i]] for i in range(free)]
+    replacements = {model.rvs_to_values[rv]: value.reshape(shapes[i]).astype(rv.dtype)
+                    for i, (rv, value) in enumerate(zip(model.free_RVs, variables))}
+    remaining = [var for var in model.unobserved_value_vars if var.name not in names[:free]]
+    pointwise = _frozen(model.logp(vars=model.observed_RVs, sum=False))
+    stored = pt.concatenate([*[v.ravel() for v in variables],
+                             *[pt.as_tensor(v, allow_xtensor_conversion=True).ravel() for v in remaining],
+                             *[term.ravel() for term in pointwise]])
+    with model:
+        expand = compile_pymc((joined,), [stored], givens=list(replacements.items()), mode="NUMBA")
+    start = slices[-1].stop
+    for rv in model.observed_RVs:
+        shape = tuple(int(n) for n in model.rvs_to_values[rv].data.shape) if hasattr(
+            model.rvs_to_values[rv], "data") else tuple(int(n) for n in rv.shape.eval())
+        names.append(log_likelihood_name(rv.name))
+        shapes.append(shape)
+        slices.append(slice(start, start + math.prod(shape)))
+        start += math.prod(shape)
+    return expand, (names, slices, shapes)
+
+
+def _frozen(outputs: list[Any]) -> list[Any]:
+    """``outputs`` with every shared variable they read replaced by a constant of its value.
+
+    A dimension's length is a shared variable (the pointwise log density of an observed
+    variable with dims reads it) that nutpie's log density does not read; left shared, it
+    would send the whole model down nutpie's slower shared-data path. Freezing is safe here:
+    the function is built for one fit, and the graph cache's key holds shared values by bytes.
+    """
+    from pytensor.compile import SharedVariable
+    from pytensor.graph.replace import clone_replace
+    from pytensor.graph.traversal import ancestors
+
+    shared = {var for var in ancestors(outputs) if isinstance(var, SharedVariable)}
+    if not shared:
+        return outputs
+    constants = {var: var.type.constant_type(type=var.type, data=var.get_value(), name=var.name)
+                 for var in shared}
+    return clone_replace(outputs, replace=constants)
+
+
+def _graphs_key(model: Any, log_likelihood: bool = False) -> str | None:
     """The graph cache's key of everything ``nutpie``'s ``_make_functions`` builds from ``model``:
     the log density (its gradient follows from it), the stored variables, and the free variables
     themselves, whose sizes set the flat vector's layout."""
@@ -156,7 +225,7 @@ def _graphs_key(model: Any) -> str | None:
     outputs = [model.logp(), *model.unobserved_value_vars, *model.free_RVs]
     return graph_cache.graph_key(inputs, outputs, context=(
         _WRAPPER_VERSION, "nutpie _make_functions NUMBA grad joined",
-        f"check_bounds={model.check_bounds}"))
+        f"check_bounds={model.check_bounds}", f"log_likelihood={log_likelihood}"))
 
 
 def _pytensor_key(jit_fn: Any) -> str | None:

@@ -88,9 +88,12 @@ def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains:
         Chains run in parallel (default: ``min(chains, os.cpu_count())``). For ``"pymc"`` the
         chains are processes, for nutpie threads; the draws do not depend on it.
     log_likelihood : bool, default True
-        Add the ``log_likelihood`` group (every observed row, for LOO), computed from the
-        posterior draws by PyTensor's Numba backend for nutpie (``"nutpie"``, ``"nutpie-numba"``)
-        and its C backend otherwise.
+        Add the ``log_likelihood`` group (every observed row, for LOO). On nutpie's Numba path
+        (``"nutpie"``, ``"nutpie-numba"``) the function that stores each draw's variables computes
+        it too (no separate compilation, no second pass over the draws; the same values as
+        ``pm.compute_log_likelihood`` with Numba, bit for bit on the default model and to
+        rounding, 1e-15 relative, where a term reads a transformed variable); otherwise
+        ``pm.compute_log_likelihood`` computes it from the draws (PyTensor's C backend).
     options : dict, optional
         Extra keyword arguments of the underlying sampler (``pm.sample`` for ``"pymc"``, e.g.
         ``{"init": "jitter+adapt_diag_grad"}``; ``nutpie.sample`` for nutpie, e.g.
@@ -133,22 +136,25 @@ def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains:
                                 progressbar, options)
         elif sampler.startswith("nutpie"):
             tree = _sample_nutpie(pymc_model, draws, tune, chains, cores, random_seed, target_accept,
-                                  progressbar, options, backend="numba" if sampler in _NUMBA_SAMPLERS else "jax")
+                                  progressbar, options, backend="numba" if sampler in _NUMBA_SAMPLERS else "jax",
+                                  log_likelihood=log_likelihood)
         else:
             tree = _sample_jax(pymc_model, draws, tune, chains, random_seed, target_accept, progressbar,
                                options, sampler)
-        if log_likelihood:
+        if log_likelihood and "log_likelihood" not in tree.children:
             _add_log_likelihood(tree, pymc_model, backend="numba" if sampler in _NUMBA_SAMPLERS else "c")
     tree.attrs["sampler"] = sampler
     return tree
 
 
 def _add_log_likelihood(tree: xr.DataTree, pymc_model, backend: str) -> None:
-    """Add the pointwise ``log_likelihood`` group (and its time) to ``tree``.
+    """Add the pointwise ``log_likelihood`` group (and its time) to ``tree`` from its draws.
 
-    On the nutpie path Numba is compiling anyway: with empty caches it compiles the pointwise
-    log-likelihood in 3.6 s where C takes 14.7 s (0.8 vs 1.3 s warm); with fastmath off for the
-    same reason as the log density.
+    Used where the sampler did not store it with the draws (nutpie's Numba path does, see
+    :func:`_log_likelihood_from_posterior`): PyMC's NUTS, JAX samplers and nutpie with custom
+    compile options. Numba where the sampler compiles with it anyway: with empty caches it
+    compiles the pointwise log-likelihood in 3.6 s where C takes 14.7 s (0.8 vs 1.3 s warm);
+    with fastmath off for the same reason as the log density.
     """
     import pymc as pm
     import pytensor
@@ -225,7 +231,7 @@ def _sample_pymc(model, draws, tune, chains, cores, seed, target_accept, progres
 
 
 def _sample_nutpie(model, draws, tune, chains, cores, seed, target_accept, progressbar, options,
-                   backend: str) -> xr.DataTree:
+                   backend: str, log_likelihood: bool = False) -> xr.DataTree:
     import nutpie
     import pytensor
 
@@ -241,8 +247,9 @@ def _sample_nutpie(model, draws, tune, chains, cores, seed, target_accept, progr
                       enabled=progressbar) as update:
         t0 = time.perf_counter()
         with pytensor.config.change_flags(numba__fastmath=fastmath):
+            stores_log_likelihood = log_likelihood and backend == "numba" and not compile_kwargs
             if backend == "numba" and not compile_kwargs:
-                compiled = compile_for_nutpie(model)
+                compiled = compile_for_nutpie(model, log_likelihood=stores_log_likelihood)
             else:
                 compiled = nutpie.compile_pymc_model(model, backend=backend, **compile_kwargs)
         t1 = time.perf_counter()
@@ -254,7 +261,37 @@ def _sample_nutpie(model, draws, tune, chains, cores, seed, target_accept, progr
                              progress_rate=250, **options)
     t2 = time.perf_counter()
     tree = _with_observed_data(_strings_for_objects(tree), model)
+    if stores_log_likelihood:
+        tree = _log_likelihood_from_posterior(tree, model)
+        tree.attrs["log_likelihood_seconds"] = time.perf_counter() - t2
     tree.attrs.update({"compile_seconds": t1 - t0, "sampling_seconds": t2 - t1})
+    return tree
+
+
+def _log_likelihood_from_posterior(tree: xr.DataTree, model) -> xr.DataTree:
+    """Move the pointwise log densities that :func:`compile_for_nutpie` stored with every draw
+    from ``posterior`` into a ``log_likelihood`` group laid out as ``pm.compute_log_likelihood``
+    lays it out (one variable per observed variable, named after it)."""
+    from relapse_model.models.nutpie_numba import log_likelihood_name
+
+    posterior = tree["posterior"].to_dataset()
+    group, stored = {}, []
+    for rv in model.observed_RVs:
+        name = log_likelihood_name(rv.name)
+        values = posterior[name]
+        dims = model.named_vars_to_dims.get(rv.name) or tuple(
+            f"{rv.name}_dim_{i}" for i in range(values.ndim - 2))
+        coords = {d: np.asarray(model.coords[d]) if model.coords.get(d) is not None else np.arange(n)
+                  for d, n in zip(dims, values.shape[2:])}
+        group[rv.name] = xr.DataArray(values.to_numpy(), dims=("chain", "draw", *dims),
+                                      coords={"chain": values["chain"].to_numpy(),
+                                              "draw": values["draw"].to_numpy(), **coords})
+        stored.append(name)
+    posterior = posterior.drop_vars(stored)
+    unused = [d for d in posterior.dims if not any(d in v.dims for v in posterior.data_vars.values())]
+    posterior = posterior.drop_dims(unused)
+    tree["posterior"] = xr.DataTree(posterior)
+    tree["log_likelihood"] = xr.DataTree(xr.Dataset(group))
     return tree
 
 
@@ -308,7 +345,9 @@ def _with_observed_data(tree: xr.DataTree, model) -> xr.DataTree:
         value = model.rvs_to_values[rv]
         arr = np.asarray(value.data if hasattr(value, "data") else value.eval())
         dims = model.named_vars_to_dims.get(rv.name) or tuple(f"{rv.name}_dim_{i}" for i in range(arr.ndim))
-        coords = {d: model.coords[d] for d in dims if d in model.coords and model.coords[d] is not None}
+        # PyMC keeps coordinates as tuples, which xarray would read as (dims, data)
+        coords = {d: np.asarray(model.coords[d]) for d in dims
+                  if d in model.coords and model.coords[d] is not None}
         data[rv.name] = xr.DataArray(arr, dims=dims, coords=coords)
     tree["observed_data"] = xr.DataTree(xr.Dataset(data))
     return tree
