@@ -188,13 +188,18 @@ def _expand_with_log_likelihood(model: Any, n_dim: int, shape_info: Any) -> tupl
         expand = compile_pymc((joined,), [stored], givens=list(replacements.items()), mode="NUMBA")
     start = slices[-1].stop
     for rv in model.observed_RVs:
-        shape = tuple(int(n) for n in model.rvs_to_values[rv].data.shape) if hasattr(
-            model.rvs_to_values[rv], "data") else tuple(int(n) for n in rv.shape.eval())
+        shape = observed_values(model, rv).shape
         names.append(log_likelihood_name(rv.name))
         shapes.append(shape)
         slices.append(slice(start, start + math.prod(shape)))
         start += math.prod(shape)
     return expand, (names, slices, shapes)
+
+
+def observed_values(model: Any, rv: Any) -> np.ndarray:
+    """The data of ``model``'s observed variable ``rv`` (a constant or a shared variable)."""
+    value = model.rvs_to_values[rv]
+    return np.asarray(value.data if hasattr(value, "data") else value.eval())
 
 
 def _frozen(outputs: list[Any]) -> list[Any]:

@@ -340,10 +340,11 @@ def _with_observed_data(tree: xr.DataTree, model) -> xr.DataTree:
     """Add ``observed_data`` as ``pm.sample`` does (nutpie gives posterior and sample_stats only)."""
     if "observed_data" in tree.children:
         return tree
+    from relapse_model.models.nutpie_numba import observed_values
+
     data = {}
     for rv in model.observed_RVs:
-        value = model.rvs_to_values[rv]
-        arr = np.asarray(value.data if hasattr(value, "data") else value.eval())
+        arr = observed_values(model, rv)
         dims = model.named_vars_to_dims.get(rv.name) or tuple(f"{rv.name}_dim_{i}" for i in range(arr.ndim))
         # PyMC keeps coordinates as tuples, which xarray would read as (dims, data)
         coords = {d: np.asarray(model.coords[d]) for d in dims
