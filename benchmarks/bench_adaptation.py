@@ -9,7 +9,8 @@ where it is, leapfrog steps per draw, divergences and seconds of sampling, then 
 per adaptation.
 
 Run with ``python -m benchmarks.bench_adaptation`` (``--seeds 1,2,3``, ``--adaptations
-diag,draw_diag``). About 10 s per run on 2 cores. Sampling seconds from one process on a
+diag,draw_diag``, ``--model pathway`` for the pathway model's default fit instead). About 10 s
+per run on 2 cores (the pathway model: about 30 s). Sampling seconds from one process on a
 possibly shared machine: compare them within a run, not across runs.
 """
 
@@ -22,6 +23,7 @@ import time
 import numpy as np
 
 ADAPTATIONS = ("diag", "draw_diag", "low_rank")
+MODELS = ("default", "pathway")
 SEEDS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 
 
@@ -33,13 +35,14 @@ def _lowest_bulk_ess(tree) -> tuple[float, str]:
     return lowest[name], name
 
 
-def run(adaptations: tuple[str, ...], seeds: tuple[int, ...]) -> list[dict]:
-    """One fit per adaptation and seed; returns one row per fit."""
+def run(adaptations: tuple[str, ...], seeds: tuple[int, ...], model: str = "default") -> list[dict]:
+    """One fit per adaptation and seed of ``model`` ("default" or "pathway"); one row per fit."""
     from relapse_model.cohort.bundled import load_bundled
     from relapse_model.models.model import RelapseModel
+    from relapse_model.models.pathway.model import PathwayModel
     from relapse_model.models.sampling import sample_posterior
 
-    pymc_model = RelapseModel().build(load_bundled("cog_like"))
+    pymc_model = (PathwayModel() if model == "pathway" else RelapseModel()).build(load_bundled("cog_like"))
     rows = []
     for adaptation in adaptations:
         for seed in seeds:
@@ -77,6 +80,7 @@ def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_adaptation", description=__doc__.splitlines()[0])
     parser.add_argument("--adaptations", default=",".join(ADAPTATIONS))
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    parser.add_argument("--model", choices=MODELS, default="default")
     args = parser.parse_args(argv)
     adaptations = tuple(a for a in args.adaptations.split(",") if a)
     unknown = [a for a in adaptations if a not in ADAPTATIONS]
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> str:
         seeds = tuple(int(s) for s in args.seeds.split(",") if s)
     except ValueError:
         parser.error(f"--seeds: {args.seeds!r} is not a comma-separated list of integers")
-    text = summary(run(adaptations, seeds))
+    text = summary(run(adaptations, seeds, args.model))
     print(text)
     return text
 
