@@ -20,19 +20,11 @@ import argparse
 import statistics
 import time
 
-import numpy as np
+from benchmarks.bench_model import lowest_bulk_ess, steps_per_draw
 
 ADAPTATIONS = ("diag", "draw_diag", "low_rank")
 MODELS = ("default", "pathway")
 SEEDS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
-
-
-def _lowest_bulk_ess(tree) -> tuple[float, str]:
-    import arviz as az
-    ess = az.ess(tree, method="bulk").to_dataset()
-    lowest = {name: float(np.nanmin(ess[name].to_numpy())) for name in ess.data_vars if ess[name].size}
-    name = min(lowest, key=lowest.__getitem__)
-    return lowest[name], name
 
 
 def run(adaptations: tuple[str, ...], seeds: tuple[int, ...], model: str = "default") -> list[dict]:
@@ -49,10 +41,10 @@ def run(adaptations: tuple[str, ...], seeds: tuple[int, ...], model: str = "defa
             t0 = time.perf_counter()
             tree = sample_posterior(pymc_model, random_seed=seed, sampler="nutpie", log_likelihood=False,
                                     options={"adaptation": adaptation})
-            ess, where = _lowest_bulk_ess(tree)
+            ess, where = lowest_bulk_ess(tree)
             stats = tree["sample_stats"]
             row = {"adaptation": adaptation, "seed": seed, "min_ess_bulk": ess, "lowest": where,
-                   "steps": float(stats["n_steps"].mean()), "divergences": int(stats["diverging"].sum()),
+                   "steps": steps_per_draw(tree), "divergences": int(stats["diverging"].sum()),
                    "sampling_s": float(tree.attrs["sampling_seconds"]), "wall_s": time.perf_counter() - t0}
             rows.append(row)
             print(f"{adaptation:>10} seed {seed}: min bulk ESS {ess:6.0f} ({where}), {row['steps']:4.1f} steps/draw, "

@@ -163,12 +163,12 @@ def _logp_grad_us(pm_model, evals: int = 200, repeat: int = 5) -> float:
     return best_of(lambda: [fn(x) for _ in range(evals)], repeat) / evals * 1e6
 
 
-def _steps_per_draw(idata) -> float:
+def steps_per_draw(idata) -> float:
     return float(idata["sample_stats"]["n_steps"].mean())
 
 
-def _lowest_ess(idata) -> str:
-    """The posterior element with the lowest bulk ESS, e.g. ``relapse_log_rate[24-]``."""
+def lowest_bulk_ess(idata) -> tuple[float, str]:
+    """The lowest bulk ESS of any posterior element and that element, e.g. ``relapse_log_rate[24-]``."""
     import arviz as az
     ess = az.ess(idata, method="bulk").to_dataset()
     lowest, label = np.inf, ""
@@ -181,7 +181,7 @@ def _lowest_ess(idata) -> str:
             idx = np.unravel_index(k, values.shape)
             where = ",".join(str(da.coords[d].values[i]) for d, i in zip(da.dims, idx))
             lowest, label = values.flat[k], f"{name}[{where}]" if where else name
-    return label
+    return float(lowest), label
 
 
 def worker_fit(baseline: str, draws: int, tune: int, chains: int, n_patients: int | None,
@@ -201,7 +201,7 @@ def worker_fit(baseline: str, draws: int, tune: int, chains: int, n_patients: in
             "sampling_s": float(attrs["sampling_seconds"]), "compile_s": float(attrs["compile_seconds"]),
             "log_likelihood_s": float(attrs["log_likelihood_seconds"]),
             "n": len(cohort), **_diagnostics(model), "hash": _draws_hash(model.posterior),
-            "steps_per_draw": _steps_per_draw(model.posterior), "lowest_ess": _lowest_ess(model.posterior)}
+            "steps_per_draw": steps_per_draw(model.posterior), "lowest_ess": lowest_bulk_ess(model.posterior)[1]}
 
 
 def _long_format(design, grid) -> dict[str, np.ndarray]:
@@ -325,7 +325,7 @@ def _compare_run(pm_model, beta: str, draws: int, tune: int, chains: int, target
         "ess_beta": float(ess.min()),
         "ess_all": float(min(float(np.nanmin(v.to_numpy())) for v in ess_all.data_vars.values())),
         "divergences": int(idata["sample_stats"]["diverging"].sum()),
-        "steps_per_draw": _steps_per_draw(idata), "grad_us": _logp_grad_us(pm_model),
+        "steps_per_draw": steps_per_draw(idata), "grad_us": _logp_grad_us(pm_model),
         "n_free": int(sum(np.prod(v.shape) for v in pm_model.initial_point().values())),
         "mean": post.mean(("chain", "draw")).to_numpy().tolist(),
         "sd": post.std(("chain", "draw")).to_numpy().tolist(),
@@ -355,7 +355,7 @@ def worker_scaling(ns: list[int], draws: int, tune: int, chains: int) -> dict[st
         rows.append({"n": n, "fit_s": meter.seconds, "background_cores": meter.background_cores,
                      "warmup_s": warmup_s,
                      "sampling_s": float(model.posterior.attrs["sampling_seconds"]),
-                     **_diagnostics(model), "steps_per_draw": _steps_per_draw(model.posterior),
+                     **_diagnostics(model), "steps_per_draw": steps_per_draw(model.posterior),
                      "grad_us": _logp_grad_us(model.build(cohort))})
     return {"rows": rows}
 
