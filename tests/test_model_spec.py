@@ -15,6 +15,7 @@ from relapse_model.models.spec import (
     choices,
     default,
     parse_model_spec,
+    parse_sampler_spec,
 )
 
 #: Two specifications that between them set every field away from its default (the cure outcome
@@ -25,7 +26,8 @@ NON_DEFAULT = [
               hierarchy=False),
     ModelSpec(stemness=None, death_covariates=("hsct_cr1",)),
 ]
-SAMPLER = SamplerSpec(draws=10, tune=10, chains=1, cores=1, random_seed=3, target_accept=0.9)
+SAMPLER = SamplerSpec(draws=10, tune=10, chains=1, cores=1, random_seed=3, target_accept=0.9,
+                      adaptation="draw_diag")
 
 
 def test_the_test_specs_cover_every_field():
@@ -53,6 +55,19 @@ def test_errors_name_the_key():
         RelapseModel().fit(load_bundled("bfm_like"), chain=2)
     with pytest.raises(InputError, match=r"sampler specification: key 'target_accept'"):
         RelapseModel().fit(load_bundled("bfm_like"), target_accept=1.5)
+    with pytest.raises(InputError, match=r"adaptation 'draw_diag' is nutpie's; nuts 'pymc'"):
+        parse_sampler_spec({"nuts": "pymc", "adaptation": "draw_diag"})
+
+
+def test_the_adaptation_reaches_nutpie_and_only_nutpie(monkeypatch):
+    from relapse_model.models import model as model_module
+    from relapse_model.models import sampling
+    seen = {}
+    monkeypatch.setattr(sampling, "sample_posterior", lambda pm_model, **kwargs: seen.update(kwargs))
+    model_module._sample(None, SamplerSpec(adaptation="low_rank"), progressbar=False)
+    assert seen["options"] == {"adaptation": "low_rank"} and seen["sampler"] == "nutpie"
+    model_module._sample(None, SamplerSpec(nuts="pymc"), progressbar=False)
+    assert seen["options"] == {} and seen["sampler"] == "pymc"
 
 
 def test_specs_are_frozen_and_derived_values_resolve():
@@ -81,8 +96,10 @@ def test_command_line_and_report_specs_use_the_same_definitions():
     options = {p.name: p for p in fit.params}
     assert tuple(options["baseline"].type.choices) == choices(ModelSpec, "baseline")
     assert options["draws"].default == default(SamplerSpec, "draws")
+    assert tuple(options["adaptation"].type.choices) == choices(SamplerSpec, "adaptation")
     part = ModelPart(baseline="piecewise", draws=200)
     assert part.model_spec() == ModelSpec(baseline="piecewise")
     assert part.sampler_spec(seed=7) == SamplerSpec(draws=200, random_seed=7)
+    assert ModelPart(adaptation="draw_diag").sampler_spec(seed=7).adaptation == "draw_diag"
     with pytest.raises(ValueError, match="report's top-level 'seed'"):
         ModelPart(random_seed=3)

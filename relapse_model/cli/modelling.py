@@ -55,6 +55,10 @@ def fit_json(model, checks: pd.DataFrame) -> dict:
               help="NUTS target acceptance; raise it (e.g. 0.98) when a fit reports divergences.")
 @click.option("--sampler", "nuts", type=click.Choice(choices(SamplerSpec, "nuts")), default=default(SamplerSpec, "nuts"),
               show_default=True, help="NUTS implementation (README, Benchmarks); each is bit-reproducible under --seed.")
+@click.option("--adaptation", type=click.Choice(choices(SamplerSpec, "adaptation")),
+              default=default(SamplerSpec, "adaptation"), show_default=True,
+              help="nutpie's mass-matrix adaptation; draw_diag: about 1.45x the ESS, 25% slower, "
+                   "but divergences in 3 of 24 seeds (README, Benchmarks).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the fit (NetCDF).")
@@ -62,7 +66,7 @@ def fit_json(model, checks: pd.DataFrame) -> dict:
 @json_option
 @strict_option
 def fit(cohort: Path, reading: dict, priors_path: Path | None, outcome: str, endpoint: str, baseline: str, no_cure: bool,
-        stemness: str, draws: int, tune: int, chains: int, target_accept: float, nuts: str, seed: int, out_path: Path,
+        stemness: str, draws: int, tune: int, chains: int, target_accept: float, nuts: str, adaptation: str, seed: int, out_path: Path,
         quiet: bool, as_json: bool, strict: bool) -> None:
     """Fit the hierarchical Bayesian model to a cohort and save the posterior.
 
@@ -95,7 +99,8 @@ def fit(cohort: Path, reading: dict, priors_path: Path | None, outcome: str, end
         hint = " (the pathway model is fit's default; add --model competing for the one-step model)"
         raise InputError([replace(issue, message=issue.message + hint) for issue in error.issues]) from None
     sampler = parse_sampler_spec({"draws": draws, "tune": tune, "chains": chains, "random_seed": seed,
-                                  "target_accept": target_accept, "nuts": nuts}, "fit")
+                                  "target_accept": target_accept, "nuts": nuts, "adaptation": adaptation},
+                                 "fit")
     model = RelapseModel(priors_path, spec).fit(c, sampler, progressbar=not (quiet or as_json))
     checks = model.check()
     passed = warn_failed_fit(model, checks)

@@ -129,7 +129,7 @@ class RelapseModel:
         progressbar : bool
         **overrides
             Fields of :class:`SamplerSpec` to change: ``draws``, ``tune``, ``chains``, ``cores``,
-            ``random_seed``, ``target_accept``, ``nuts``.
+            ``random_seed``, ``target_accept``, ``nuts``, ``adaptation``.
 
         Returns
         -------
@@ -443,4 +443,5 @@ def _sample(model, sampler: SamplerSpec, progressbar: bool) -> xr.DataTree:
     from relapse_model.models.sampling import sample_posterior
     return sample_posterior(model, draws=sampler.draws, tune=sampler.tune, chains=sampler.chains,
                             cores=sampler.cores, random_seed=sampler.random_seed, sampler=sampler.nuts,
-                            target_accept=sampler.target_accept, progressbar=progressbar)
+                            target_accept=sampler.target_accept, progressbar=progressbar,
+                            options=sampler.sampler_options())

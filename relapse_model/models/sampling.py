@@ -89,16 +89,14 @@ def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains:
         chains are processes, for nutpie threads; the draws do not depend on it.
     log_likelihood : bool, default True
         Add the ``log_likelihood`` group (every observed row, for LOO). On nutpie's Numba path
-        (``"nutpie"``, ``"nutpie-numba"``) the function that stores each draw's variables computes
-        it too (no separate compilation, no second pass over the draws; the same values as
-        ``pm.compute_log_likelihood`` with Numba, bit for bit on the default model and to
-        rounding, 1e-15 relative, where a term reads a transformed variable); otherwise
+        the function that stores each draw's variables computes it too (the same values as
+        ``pm.compute_log_likelihood``, see :func:`_log_likelihood_from_posterior`); otherwise
         ``pm.compute_log_likelihood`` computes it from the draws (PyTensor's C backend).
     options : dict, optional
         Extra keyword arguments of the underlying sampler (``pm.sample`` for ``"pymc"``, e.g.
         ``{"init": "jitter+adapt_diag_grad"}``; ``nutpie.sample`` for nutpie, e.g.
         ``{"adaptation": "low_rank"}``, plus ``"gradient_backend"`` for
-        ``nutpie.compile_pymc_model`` and ``"fastmath"`` (default False, see Notes);
+        ``nutpie.compile_pymc_model`` and ``"fastmath"`` (default False, see the module docstring);
         ``nuts_sampler_kwargs`` for the JAX samplers, default ``{"chain_method": "vectorized"}``).
 
     Returns
@@ -115,8 +113,6 @@ def sample_posterior(pymc_model, *, draws: int = 1000, tune: int = 1000, chains:
     SamplerNotInstalledError
         The sampler's package (nutpie, numpyro or blackjax) is not installed.
 
-    Notes
-    -----
     Which samplers are bit-reproducible, and why: see the module docstring.
     """
     if sampler not in SAMPLERS:
@@ -271,7 +267,9 @@ def _sample_nutpie(model, draws, tune, chains, cores, seed, target_accept, progr
 def _log_likelihood_from_posterior(tree: xr.DataTree, model) -> xr.DataTree:
     """Move the pointwise log densities that :func:`compile_for_nutpie` stored with every draw
     from ``posterior`` into a ``log_likelihood`` group laid out as ``pm.compute_log_likelihood``
-    lays it out (one variable per observed variable, named after it)."""
+    lays it out (one variable per observed variable, named after it). The values equal
+    ``pm.compute_log_likelihood``'s with Numba bit for bit on the default model, and to rounding
+    (1e-15 relative) where a term reads a transformed variable."""
     from relapse_model.models.nutpie_numba import log_likelihood_name
 
     posterior = tree["posterior"].to_dataset()

@@ -44,7 +44,7 @@ class CohortPart(StrictModel):
 
 class ModelPart(ModelSpec, SamplerSpec):
     """The model to fit (every :class:`ModelSpec` field, and :class:`SamplerSpec`'s ``draws``,
-    ``tune``, ``chains`` and ``target_accept``), or an existing fit to reuse (``fit``: a NetCDF
+    ``tune``, ``chains``, ``target_accept`` and ``adaptation``), or an existing fit to reuse (``fit``: a NetCDF
     file from ``relapse-model fit``). The sampler's seed is the report's ``seed``."""
 
     priors: str | None = None
