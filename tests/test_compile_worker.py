@@ -52,5 +52,13 @@ def test_a_side_process_past_the_timeout_is_stopped(monkeypatch):
     assert time.perf_counter() - t0 < 30
 
 
+def test_stop_ends_a_running_side_process_and_ignores_a_finished_one():
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    compile_worker.stop(process)
+    assert process.poll() is not None
+    compile_worker.stop(process)                 # already ended: nothing to do, no error
+    compile_worker.stop(None)
+
+
 def test_main_reports_failure_for_an_unknown_key():
     assert compile_worker.main(["f" * 64]) == 1

@@ -155,3 +155,18 @@ def test_log_likelihood_stored_with_the_draws_equals_pymcs_and_leaves_the_draws_
     assert ours["y"].dims == ("chain", "draw", "patient")
     assert ours["count"].shape == (2, 60, 2, 3)
     assert np.isfinite(ours["count"].to_numpy()).all()
+
+
+def test_a_failed_log_density_compile_stops_the_side_process(monkeypatch):
+    from relapse_model.models import compile_worker, nutpie_numba
+    side = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(compile_worker, "start", lambda key: side)
+    monkeypatch.setattr(nutpie_numba, "_in_numba_cache", lambda function: False)
+
+    def failing(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nutpie_numba, "_cached_cfunc", failing)
+    with pytensor.config.change_flags(numba__fastmath=False), pytest.raises(KeyboardInterrupt):
+        compile_for_nutpie(_model())
+    assert side.poll() is not None, "the side process outlived the failed compile"

@@ -66,8 +66,8 @@ def fit_json(model, checks: pd.DataFrame) -> dict:
 @json_option
 @strict_option
 def fit(cohort: Path, reading: dict, priors_path: Path | None, outcome: str, endpoint: str, baseline: str, no_cure: bool,
-        stemness: str, draws: int, tune: int, chains: int, target_accept: float, nuts: str, adaptation: str, seed: int, out_path: Path,
-        quiet: bool, as_json: bool, strict: bool) -> None:
+        stemness: str, draws: int, tune: int, chains: int, target_accept: float, nuts: str, adaptation: str,
+        seed: int, out_path: Path, quiet: bool, as_json: bool, strict: bool) -> None:
     """Fit the hierarchical Bayesian model to a cohort and save the posterior.
 
     Shows a progress bar while sampling, then the convergence diagnostics and the effect table

@@ -11,7 +11,7 @@ cache while the caller compiles the log density, and the caller then loads it fr
 The side process compiles the same graph under the same key, with the same PyTensor flags
 (``base_compiledir`` and ``numba__fastmath`` passed explicitly), so what it writes is what the
 caller would have compiled: the draws do not depend on which process compiled which part
-(``tests/test_compile_worker.py``). Numba writes cache entries by rename, so two processes
+(``tests/test_nutpie_numba.py``; the process handling in ``tests/test_compile_worker.py``). Numba writes cache entries by rename, so two processes
 writing the same entry leave a whole one. If the side process is not done in
 :data:`TIMEOUT_SECONDS`, or fails, the caller compiles the callback itself: the worker can only
 save time, never change a result.
@@ -78,9 +78,16 @@ def finish(process: subprocess.Popen | None) -> bool:
     try:
         return process.wait(timeout=TIMEOUT_SECONDS) == 0
     except subprocess.TimeoutExpired:
+        stop(process)
+        return False
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    """Stop ``process`` (from :func:`start`) if it still runs, e.g. when the caller's own
+    compilation failed or was interrupted."""
+    if process is not None and process.poll() is None:
         process.kill()
         process.wait()
-        return False
 
 
 def main(argv: list[str]) -> int:

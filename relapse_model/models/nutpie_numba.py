@@ -146,13 +146,18 @@ def compile_for_nutpie(model: Any, log_likelihood: bool = False) -> Any:
             "expand": graph_cache.rewritten_graph(expand_pt)})
     sizes = {"n_dim": n_dim, "n_expanded": n_expanded}
     # Not compiled yet: a side process compiles the stored-variable callback from the stored
-    # graphs while this one compiles the log density's (about 3 s of the default fit's ~30 s
-    # cold). Both write equivalent entries to Numba's cache (same graph, same key).
+    # graphs while this one compiles the log density's (3-12 s off the default fit's cold
+    # start, about 28 s off the pathway model's). Both write equivalent entries to Numba's
+    # cache (same graph, same key).
     expand_source = _callback_function(_EXPAND_SOURCE, "expand_callback", expand_pt.vm.jit_fn,
                                        expand_key, sizes)
     side = compile_worker.start(graphs_key) if graphs_key and not _in_numba_cache(expand_source) else None
-    logp_callback = _cached_cfunc(_LOGP_SOURCE, "logp_callback", _LOGP_SIGNATURE,
-                                  logp_pt.vm.jit_fn, logp_key, sizes)
+    try:
+        logp_callback = _cached_cfunc(_LOGP_SOURCE, "logp_callback", _LOGP_SIGNATURE,
+                                      logp_pt.vm.jit_fn, logp_key, sizes)
+    except BaseException:
+        compile_worker.stop(side)
+        raise
     compile_worker.finish(side)
     expand_callback = numba.cfunc(_EXPAND_SIGNATURE, cache=True)(expand_source)
     dims, coords = nutpie_pymc._prepare_dims_and_coords(model, shape_info, reparameterized)
