@@ -145,21 +145,7 @@ def compile_for_nutpie(model: Any, log_likelihood: bool = False) -> Any:
             "reparameterized": reparameterized, "logp": graph_cache.rewritten_graph(logp_pt),
             "expand": graph_cache.rewritten_graph(expand_pt)})
     sizes = {"n_dim": n_dim, "n_expanded": n_expanded}
-    # Not compiled yet: a side process compiles the stored-variable callback from the stored
-    # graphs while this one compiles the log density's (3-12 s off the default fit's cold
-    # start, about 28 s off the pathway model's). Both write equivalent entries to Numba's
-    # cache (same graph, same key).
-    expand_source = _callback_function(_EXPAND_SOURCE, "expand_callback", expand_pt.vm.jit_fn,
-                                       expand_key, sizes)
-    side = compile_worker.start(graphs_key) if graphs_key and not _in_numba_cache(expand_source) else None
-    try:
-        logp_callback = _cached_cfunc(_LOGP_SOURCE, "logp_callback", _LOGP_SIGNATURE,
-                                      logp_pt.vm.jit_fn, logp_key, sizes)
-    except BaseException:
-        compile_worker.stop(side)
-        raise
-    compile_worker.finish(side)
-    expand_callback = numba.cfunc(_EXPAND_SIGNATURE, cache=True)(expand_source)
+    logp_callback, expand_callback = _callbacks(graphs_key, logp_pt, logp_key, expand_pt, expand_key, sizes)
     dims, coords = nutpie_pymc._prepare_dims_and_coords(model, shape_info, reparameterized)
     if log_likelihood:
         dims |= {log_likelihood_name(rv.name): model.named_vars_to_dims[rv.name]
@@ -172,6 +158,28 @@ def compile_for_nutpie(model: Any, log_likelihood: bool = False) -> Any:
         user_data=nutpie_pymc.make_user_data({}, {}), n_expanded=n_expanded,
         shape_info=shape_info, logp_func=logp_pt, expand_func=expand_pt,
         reparameterized_names=reparameterized)
+
+
+def _callbacks(graphs_key: str | None, logp_pt: Any, logp_key: str, expand_pt: Any, expand_key: str,
+               sizes: dict[str, int]) -> tuple[Any, Any]:
+    """The log density's and the stored variables' C callbacks, from the cache or compiled.
+
+    When the stored-variable callback is not compiled yet, a side process compiles it from the
+    graphs stored under ``graphs_key`` while this one compiles the log density's (3-12 s off
+    the default fit's cold start, about 28 s off the pathway model's); both write equivalent
+    entries to Numba's cache (same graph, same key), and this process then loads it.
+    """
+    expand_source = _callback_function(_EXPAND_SOURCE, "expand_callback", expand_pt.vm.jit_fn,
+                                       expand_key, sizes)
+    side = compile_worker.start(graphs_key) if graphs_key and not _in_numba_cache(expand_source) else None
+    try:
+        logp_callback = _cached_cfunc(_LOGP_SOURCE, "logp_callback", _LOGP_SIGNATURE,
+                                      logp_pt.vm.jit_fn, logp_key, sizes)
+    except BaseException:
+        compile_worker.stop(side)
+        raise
+    compile_worker.finish(side)
+    return logp_callback, numba.cfunc(_EXPAND_SIGNATURE, cache=True)(expand_source)
 
 
 def compile_stored_variables(graphs_key: str) -> bool:
