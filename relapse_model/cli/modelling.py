@@ -57,7 +57,7 @@ def fit_json(model, checks: pd.DataFrame) -> dict:
               show_default=True, help="NUTS implementation (README, Benchmarks); each is bit-reproducible under --seed.")
 @click.option("--adaptation", type=click.Choice(choices(SamplerSpec, "adaptation")),
               default=default(SamplerSpec, "adaptation"), show_default=True,
-              help="nutpie's mass-matrix adaptation; draw_diag: about 1.45x the ESS, 25% slower, "
+              help="nutpie's mass-matrix adaptation; draw_diag: about 1.45x the ESS, about 20% slower sampling, "
                    "but divergences in 3 of 24 seeds (README, Benchmarks).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,

@@ -193,7 +193,7 @@ class SamplerSpec(_Frozen):
     the variance of draws and gradients), ``"draw_diag"`` (from the draws' variance, as Stan and
     PyMC adapt) or ``"low_rank"``. On the default model over 24 seeds (README, Benchmarks,
     ``benchmarks/bench_adaptation.py``) ``"draw_diag"`` gave about 1.45 times the lowest bulk
-    ESS for about 25% more sampling time, but a divergence in 3 of 24 runs where ``"diag"`` had
+    ESS for about 20% more sampling time, but a divergence in 3 of 24 runs where ``"diag"`` had
     none; ``"low_rank"`` took fewer steps and gave a lower ESS. Only nutpie has the choice.
     """
 
