@@ -38,6 +38,7 @@ from typing import Any, Self
 import numpy as np
 
 from benchmarks.timing import best_of, cpu_reference_s
+from relapse_model.common.paths import pytensor_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache"
@@ -363,17 +364,9 @@ def worker_scaling(ns: list[int], draws: int, tune: int, chains: int) -> dict[st
 WORKERS = {"fit": worker_fit, "compare": worker_compare, "scaling": worker_scaling}
 
 
-def _pytensor_flags(compiledir: Path) -> str:
-    """The caller's PYTENSOR_FLAGS with ``base_compiledir`` replaced (it holds PyTensor's C and
-    Numba caches)."""
-    kept = [f for f in os.environ.get("PYTENSOR_FLAGS", "").split(",")
-            if f.strip() and not f.strip().startswith(("compiledir=", "base_compiledir="))]
-    return ",".join(kept + [f"base_compiledir={compiledir}"])
-
-
 def _run_worker(kind: str, compiledir: Path, **kwargs: Any) -> tuple[dict[str, Any], float, float]:
     """Run a worker in a fresh interpreter: (its result, wall seconds, background cores)."""
-    env = {**os.environ, "PYTENSOR_FLAGS": _pytensor_flags(compiledir), "NUMBA_CACHE_DIR": str(compiledir / "numba-own"),
+    env = {**os.environ, "PYTENSOR_FLAGS": pytensor_flags(base_compiledir=compiledir), "NUMBA_CACHE_DIR": str(compiledir / "numba-own"),
            "MPLCONFIGDIR": os.environ.get("MPLCONFIGDIR", str(CACHE / "matplotlib")),
            "MPLBACKEND": "Agg"}
     cmd = [sys.executable, "-m", "benchmarks.bench_model", "--worker", kind, json.dumps(kwargs)]

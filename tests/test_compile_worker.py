@@ -62,3 +62,32 @@ def test_stop_ends_a_running_side_process_and_ignores_a_finished_one():
 
 def test_main_reports_failure_for_an_unknown_key():
     assert compile_worker.main(["f" * 64]) == 1
+
+
+def test_child_flags_replace_the_named_ones_and_keep_the_rest(monkeypatch):
+    from relapse_model.common.paths import pytensor_flags
+
+    monkeypatch.setenv("PYTENSOR_FLAGS", " floatX=float64, compiledir=/a,numba__fastmath=True,,")
+    assert pytensor_flags(base_compiledir="/b") == "floatX=float64,numba__fastmath=True,base_compiledir=/b"
+    assert pytensor_flags(numba__fastmath=False) == "floatX=float64,compiledir=/a,numba__fastmath=False"
+    monkeypatch.delenv("PYTENSOR_FLAGS")
+    assert pytensor_flags() == ""
+
+
+def test_the_side_process_compiles_under_the_callers_cache_and_fastmath(monkeypatch):
+    import pytensor
+
+    launched = {}
+
+    def record(command, env, **kwargs):
+        launched.update(command=command, flags=env["PYTENSOR_FLAGS"])
+        return "process"
+
+    monkeypatch.setenv(compile_worker.ENVIRONMENT_SWITCH, "1")
+    monkeypatch.setenv("PYTENSOR_FLAGS", "floatX=float64,compiledir=/elsewhere")
+    monkeypatch.setattr(subprocess, "Popen", record)
+    assert compile_worker.start("k" * 64) == "process"
+    assert launched["command"][-1] == "k" * 64
+    assert launched["flags"].split(",") == [
+        "floatX=float64", f"base_compiledir={pytensor.config.base_compiledir}",
+        f"numba__fastmath={pytensor.config.numba__fastmath}"]

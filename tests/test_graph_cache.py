@@ -3,6 +3,8 @@ gives the same log density and the same draws as rewriting it again."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pymc as pm
 import pytensor
@@ -48,6 +50,60 @@ def test_the_rewriting_flags_are_in_the_key():
         plain = _graphs_key(model)
     with pytensor.config.change_flags(numba__fastmath=True):
         assert _graphs_key(model) != plain
+
+
+_OP_SOURCE = """
+import pytensor.tensor as pt
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+
+from graph_key_demo.kernel import SCALE
+
+
+class Scaled(Op):
+    __props__ = ()
+
+    def make_node(self, x):
+        x = pt.as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, outputs):
+        outputs[0][0] = SCALE * inputs[0]
+"""
+
+
+def test_an_ops_module_and_what_it_imports_are_in_the_key_and_the_rest_of_its_package_is_not(
+        tmp_path, monkeypatch):
+    package = tmp_path / "graph_key_demo"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "kernel.py").write_text("SCALE = 2.0\n")
+    (package / "unrelated.py").write_text("LABEL = 'a'\n")
+    (package / "op.py").write_text(_OP_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from graph_key_demo.op import Scaled
+
+    x = pt.dvector("x")
+
+    def key() -> str:
+        graph_cache._module_source_digest.cache_clear()
+        graph_cache._source_file.cache_clear()
+        return graph_cache.graph_key([x], [Scaled()(x)])
+
+    try:
+        first = key()
+        (package / "unrelated.py").write_text("LABEL = 'b'\n")
+        assert key() == first
+        (package / "kernel.py").write_text("SCALE = 3.0\n")
+        changed_kernel = key()
+        assert changed_kernel != first
+        (package / "op.py").write_text(_OP_SOURCE + "\n# edited\n")
+        assert key() not in (first, changed_kernel)
+    finally:
+        for name in [name for name in sys.modules if name.startswith("graph_key_demo")]:
+            del sys.modules[name]
+        graph_cache._module_source_digest.cache_clear()
+        graph_cache._source_file.cache_clear()
 
 
 def test_a_graph_with_an_unnamed_root_variable_is_not_cached():

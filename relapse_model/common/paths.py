@@ -19,3 +19,15 @@ def cohorts_dir() -> Path:
     """Folder of the bundled cohorts: ``$RELAPSE_MODEL_COHORTS`` or ``cohorts/`` of the checkout."""
     env = os.environ.get("RELAPSE_MODEL_COHORTS")
     return Path(env) if env else PROJECT_DIR / "cohorts"
+
+
+def pytensor_flags(**replaced: object) -> str:
+    """``$PYTENSOR_FLAGS`` with the flags named in ``replaced`` set to its values, for a child
+    process. Setting ``base_compiledir`` also drops any ``compiledir`` (which would override it):
+    with ``PYTENSOR_FLAGS=floatX=float64,compiledir=/a``, ``pytensor_flags(base_compiledir="/b")``
+    is ``"floatX=float64,base_compiledir=/b"``.
+    """
+    dropped = set(replaced) | ({"compiledir"} if "base_compiledir" in replaced else set())
+    kept = [flag.strip() for flag in os.environ.get("PYTENSOR_FLAGS", "").split(",")
+            if flag.strip() and flag.split("=", 1)[0].strip() not in dropped]
+    return ",".join(kept + [f"{name}={value}" for name, value in replaced.items()])

@@ -24,6 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from relapse_model.common.paths import pytensor_flags
+
 #: Longest wait for the side process after the caller's own compilation (then it is stopped).
 TIMEOUT_SECONDS = 300.0
 #: "0": compile everything in the calling process; "1": start the side process even when no
@@ -44,12 +46,9 @@ def start(graphs_key: str) -> subprocess.Popen | None:
     if switch == "0" or getattr(sys, "frozen", False) or (switch != "1" and not idle_core()):
         return None
     package_parent = str(Path(__file__).resolve().parents[2])
-    flags = [f for f in os.environ.get("PYTENSOR_FLAGS", "").split(",")
-             if f.strip() and not f.strip().startswith(("base_compiledir=", "compiledir=",
-                                                        "numba__fastmath="))]
-    flags += [f"base_compiledir={pytensor.config.base_compiledir}",
-              f"numba__fastmath={pytensor.config.numba__fastmath}"]
-    env = {**os.environ, "PYTENSOR_FLAGS": ",".join(flags),
+    flags = pytensor_flags(base_compiledir=pytensor.config.base_compiledir,
+                           numba__fastmath=pytensor.config.numba__fastmath)
+    env = {**os.environ, "PYTENSOR_FLAGS": flags,
            "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
     try:
         return subprocess.Popen([sys.executable, "-m", __name__, graphs_key], env=env,

@@ -11,9 +11,10 @@ same graph, so Numba finds the same cached code and the draws are bit-identical
 The key is a hash of the graph *before* rewriting: every node's Op (pickled, as PyTensor keys
 its own Numba cache), how the nodes connect, the inputs' names and types, constants and shared
 values byte for byte, plus the versions of PyTensor, PyMC, nutpie, Numba and NumPy, the PyTensor
-flags that change rewriting, and the source of any package outside PyTensor and PyMC that
-defines an Op in the graph (the gradient of such an Op is built from its code, not from the
-graph). A graph the key cannot describe (a variable that is neither an input, a constant nor a
+flags that change rewriting, and the source of any module outside those packages that defines
+an Op in the graph, with every module of its own package it imports, directly or through
+another (the gradient of such an Op is built from its code, not from the graph; the rest of
+this package can change without emptying the cache). A graph the key cannot describe (a variable that is neither an input, a constant nor a
 shared value) is not cached. Entries live in PyTensor's ``compiledir``, so emptying PyTensor's
 caches empties this one too.
 """
@@ -22,8 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import ast
 import hashlib
 import importlib.metadata
+import importlib.util
 import os
 import pickle
 import sys
@@ -35,7 +38,7 @@ from typing import Any
 import numpy as np
 
 #: Bumped whenever what is stored, or how the key is made, changes.
-CACHE_VERSION = "relapse-model-graph-cache-1"
+CACHE_VERSION = "relapse-model-graph-cache-2"
 _VERSIONED = ("pytensor", "pymc", "nutpie", "numba", "numpy")
 #: Top-level packages whose versions are in the key, so their sources need not be hashed.
 _COVERED_BY_VERSION = ("pytensor", "pymc", "nutpie", "numba", "numpy", "scipy")
@@ -85,7 +88,7 @@ def graph_key(inputs: Sequence[Any], outputs: Sequence[Any], context: Sequence[s
     for i, var in enumerate(inputs):
         names[var] = f"in{i}"
         add("input", var.name, str(var.type))
-    op_packages: set[str] = set()
+    op_modules: set[str] = set()
     for k, node in enumerate(toposort(outputs)):
         tokens = []
         for var in node.inputs:
@@ -100,7 +103,7 @@ def graph_key(inputs: Sequence[Any], outputs: Sequence[Any], context: Sequence[s
             else:
                 return None
         add(pickle.dumps(node.op, protocol=5), tokens)
-        op_packages.add(type(node.op).__module__.split(".")[0])
+        op_modules.add(type(node.op).__module__)
         for j, out in enumerate(node.outputs):
             names[out] = f"n{k}.{j}"
             add(str(out.type))
@@ -110,8 +113,9 @@ def graph_key(inputs: Sequence[Any], outputs: Sequence[Any], context: Sequence[s
                 return None
             names[out] = f"constant {_array_digest(out.data)}"
         add("output", names[out])
-    for package in sorted(op_packages - set(_COVERED_BY_VERSION)):
-        add(package, _package_source_digest(package))
+    for module in sorted(op_modules):
+        if module.split(".")[0] not in _COVERED_BY_VERSION:
+            add(module, _module_source_digest(module))
     return digest.hexdigest()
 
 
@@ -187,15 +191,64 @@ def _version(package: str) -> str:
 
 
 @functools.cache
-def _package_source_digest(package: str) -> str:
-    """A hash of every Python source file of an imported top-level package."""
-    module = sys.modules.get(package)
-    file = getattr(module, "__file__", None)
-    if file is None:
-        return "no source"
-    root = Path(file).parent
+def _module_source_digest(name: str) -> str:
+    """A hash of the source of module ``name`` and of the modules of its top-level package that
+    it imports, directly or through one another."""
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
+    for module, path in sorted(_imported_sources(name).items()):
+        digest.update(module.encode())
+        digest.update(path.read_bytes() if path else b"no source")
     return digest.hexdigest()
+
+
+def _imported_sources(name: str) -> dict[str, Path | None]:
+    """``name`` and the modules of its top-level package it imports (transitively): their files."""
+    package = name.split(".")[0]
+    found: dict[str, Path | None] = {}
+    pending = [name]
+    while pending:
+        module = pending.pop()
+        if module in found:
+            continue
+        found[module] = path = _source_file(module)
+        if path is None:
+            continue
+        for imported in _imports(ast.parse(path.read_bytes()), module, is_package=path.name == "__init__.py"):
+            if imported.split(".")[0] == package and imported not in found and _source_file(imported):
+                pending.append(imported)
+    return found
+
+
+def _imports(tree: ast.Module, module: str, is_package: bool) -> set[str]:
+    """Every module an ``import`` or ``from ... import`` in ``tree`` may name (a name imported
+    from a package may be a submodule; the caller keeps those that exist)."""
+    base = module if is_package else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            try:
+                source = importlib.util.resolve_name("." * node.level + (node.module or ""), base or module) \
+                    if node.level else node.module
+            except ImportError:
+                continue
+            if source:
+                names.add(source)
+                names.update(f"{source}.{alias.name}" for alias in node.names)
+    return names
+
+
+@functools.cache
+def _source_file(module: str) -> Path | None:
+    """The Python source file of ``module`` (None when it has none or is not a module)."""
+    loaded = sys.modules.get(module)
+    file = getattr(loaded, "__file__", None) if loaded is not None else None
+    if file is None and loaded is None:
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            return None
+        file = spec.origin if spec is not None and spec.has_location else None
+    path = Path(file) if file else None
+    return path if path is not None and path.suffix == ".py" and path.is_file() else None
