@@ -1,4 +1,4 @@
-"""Run every benchmark: ``make bench`` (or ``python -m benchmarks [cohort|trials|engine|model|pathway|master|stan]``).
+"""Run every benchmark: ``make bench`` (or ``python -m benchmarks [cohort|trials|engine|model|new-data|pathway|master|stan]``).
 
 ``stan`` (rstan beside our samplers, needs R with rstan) is not in the default set.
 """
@@ -7,7 +7,7 @@ import sys
 
 from benchmarks import bench_cohort, bench_trials
 
-NAMES = ("cohort", "trials", "engine", "model", "pathway", "master", "stan")
+NAMES = ("cohort", "trials", "engine", "model", "new-data", "pathway", "master", "stan")
 
 if __name__ == "__main__":
     which = set(sys.argv[1:]) or {"cohort", "trials", "engine", "model"}
@@ -27,6 +27,9 @@ if __name__ == "__main__":
     if "model" in which:
         from benchmarks import bench_model
         bench_model.main()
+    if "new-data" in which:
+        from benchmarks import bench_new_data
+        print(bench_new_data.main("competing"))
     if "pathway" in which:
         from benchmarks import bench_pathway
         bench_pathway.main()

@@ -14,5 +14,5 @@ def test_benchmark_dispatcher_refuses_options_and_unknown_names():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip() == ("python -m benchmarks: --only full: not a benchmark (cohort, trials, engine, "
-                                   "model, pathway, master, stan); options go to the benchmark's module, e.g. "
+                                   "model, new-data, pathway, master, stan); options go to the benchmark's module, e.g. "
                                    "python -m benchmarks.bench_model --only full")

@@ -48,7 +48,7 @@ def _call_logp(compiled, x: np.ndarray, dim: int | None = None) -> tuple[int, fl
     pointer = ctypes.POINTER(ctypes.c_double)
     code = compiled.compiled_logp_func.ctypes(
         compiled.n_dim if dim is None else dim, x.ctypes.data_as(pointer),
-        grad.ctypes.data_as(pointer), logp.ctypes.data_as(pointer), None)
+        grad.ctypes.data_as(pointer), logp.ctypes.data_as(pointer), compiled.user_data.ctypes.data)
     return code, float(logp[0]), grad
 
 
@@ -68,6 +68,34 @@ def test_logp_callback_computes_the_models_log_density_and_gradient():
     assert _call_logp(compiled, x, dim=compiled.n_dim + 1)[0] == -1       # wrong size: refused
     x[1] = np.inf                                                        # log(tau) = inf
     assert _call_logp(compiled, x)[0] in (3, 4)                          # non-finite: reported
+
+
+def _observed_model(seed: int) -> pm.Model:
+    y = np.random.default_rng(seed).normal(1.0, 2.0, size=(3, 12))
+    with pm.Model(coords={"group": ["a", "b", "c"]}) as model:
+        mu = pm.Normal("mu", 0.0, 5.0)
+        tau = pm.HalfNormal("tau", 2.0)
+        z = pm.Normal("z", 0.0, 1.0, dims="group")
+        pm.Normal("y", mu + tau * z[:, None], 1.5, observed=y)
+    return model
+
+
+def _reference_logp(model: pm.Model, x: np.ndarray) -> float:
+    return float(model.logp_dlogp_function(ravel_inputs=True)(x)[0])
+
+
+def test_other_data_of_the_same_shape_reuse_the_compiled_callbacks_and_are_read_at_run_time():
+    """The data are inputs of the compiled code (models/lifted_data.py): a second data set of
+    the same shape loads both callbacks from the cache, and each model computes with its own."""
+    first_model, second_model = _observed_model(11), _observed_model(12)
+    first = compile_for_nutpie(first_model)
+    second = compile_for_nutpie(second_model)
+    assert second.compiled_logp_func.cache_hits == 1 and second.compiled_expand_func.cache_hits == 1
+    x = np.linspace(-0.5, 0.5, first.n_dim)
+    first_logp, second_logp = _call_logp(first, x)[1], _call_logp(second, x)[1]
+    assert first_logp != second_logp
+    np.testing.assert_allclose(first_logp, _reference_logp(first_model, x), rtol=1e-12)
+    np.testing.assert_allclose(second_logp, _reference_logp(second_model, x), rtol=1e-12)
 
 
 def test_a_model_with_shared_data_goes_through_nutpie_unchanged():
@@ -170,3 +198,14 @@ def test_a_failed_log_density_compile_stops_the_side_process(monkeypatch):
     with pytensor.config.change_flags(numba__fastmath=False), pytest.raises(KeyboardInterrupt):
         compile_for_nutpie(_model())
     assert side.poll() is not None, "the side process outlived the failed compile"
+
+
+def test_the_compiled_models_python_functions_take_the_parameter_vector_alone():
+    model = _observed_model(11)
+    compiled = compile_for_nutpie(model)
+    x = np.linspace(-0.5, 0.5, compiled.n_dim)
+    logp, grad = compiled.logp_func(x)
+    reference_logp, reference_grad = model.logp_dlogp_function(ravel_inputs=True)(x)
+    np.testing.assert_allclose(logp, reference_logp, rtol=1e-12)
+    np.testing.assert_allclose(grad, reference_grad, rtol=1e-10, atol=1e-12)
+    assert compiled.expand_func(x)[0].shape == (compiled.n_expanded,)

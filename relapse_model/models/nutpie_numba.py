@@ -18,8 +18,13 @@ the log density with gradient and the stored variables are kept after rewriting 
 builds the functions from them; they are the same graphs, so Numba loads the same code and
 the draws are the same (``tests/test_graph_cache.py``).
 
+The data are not compiled in: every array constant of the two rewritten functions becomes an
+input, which the callbacks read through the ``user_data`` pointer nutpie passes them
+(:mod:`relapse_model.models.lifted_data`), so other data of the same shape and structure (a
+cross-validation fold, an SBC replication) load the compiled code from the cache.
+
 This uses nutpie's private helpers (``_make_functions``, ``_wrap_with_lock``,
-``make_user_data``, ``_prepare_dims_and_coords``, ``_rv_dict_to_flat_array_wrapper``), which is
+``_prepare_dims_and_coords``, ``_rv_dict_to_flat_array_wrapper``), which is
 why nutpie is pinned; a model with shared variables, or a PyTensor without its Numba cache, goes
 through ``nutpie.compile_pymc_model`` unchanged.
 """
@@ -35,11 +40,13 @@ import numba
 import numpy as np
 
 from relapse_model.models import compile_worker, graph_cache
+from relapse_model.models.lifted_data import (EXPAND_TABLE, LOGP_TABLE, LiftedFunction, compiled, lift_graph,
+                                              pointer_at, user_data)
 
 #: Prefix of the stored pointwise log densities' names (removed from the posterior by the caller).
 _LOG_LIKELIHOOD_PREFIX = "__log_likelihood__"
 #: Bumped whenever the callback sources below change, so stale cache entries are not loaded.
-_WRAPPER_VERSION = "relapse-model-nutpie-callbacks-1"
+_WRAPPER_VERSION = "relapse-model-nutpie-callbacks-3"
 
 # nutpie returns codes: 0 ok, 3 non-finite gradient, 4 non-finite log density, 1 error.
 _LOGP_SOURCE = '''
@@ -49,7 +56,7 @@ def logp_callback(dim, x_, out_, logp_, user_data_):
     try:
         x = numba.carray(x_, (n_dim,))
         out = numba.carray(out_, (n_dim,))
-        logp_val, grad = inner(x)
+{read}        logp_val, grad = inner(x{args})
         logp_[0] = logp_val
         finite = True
         for i in range(n_dim):
@@ -73,7 +80,7 @@ def expand_callback(dim, expanded, x_, out_, user_data_):
     try:
         x = numba.carray(x_, (n_dim,))
         out = numba.carray(out_, (n_expanded,))
-        (values,) = inner(x)
+{read}        (values,) = inner(x{args})
         for i in range(n_expanded):
             out[i] = values[i]
     except Exception:
@@ -125,8 +132,7 @@ def compile_for_nutpie(model: Any, log_likelihood: bool = False) -> Any:
         n_dim, n_expanded, shape_info, reparameterized, free = (
             stored["n_dim"], stored["n_expanded"], stored["shape_info"], stored["reparameterized"],
             len(model.free_RVs))
-        logp_pt = graph_cache.function_from_rewritten(*stored["logp"], mode="NUMBA")
-        expand_pt = graph_cache.function_from_rewritten(*stored["expand"], mode="NUMBA")
+        logp_graph, expand_graph = stored["logp"], stored["expand"]
         initial_point_fn = nutpie_pymc._rv_dict_to_flat_array_wrapper(
             initial_point, names=shape_info[0][:free], shapes=shape_info[2][:free])
     else:
@@ -136,16 +142,20 @@ def compile_for_nutpie(model: Any, log_likelihood: bool = False) -> Any:
         if log_likelihood:
             expand_pt, shape_info = _expand_with_log_likelihood(model, n_dim, shape_info)
             n_expanded = sum(math.prod(shape) for shape in shape_info[2])
-    logp_key, expand_key = _pytensor_key(logp_pt.vm.jit_fn), _pytensor_key(expand_pt.vm.jit_fn)
-    if logp_pt.get_shared() or expand_pt.get_shared() or logp_key is None or expand_key is None:
+        if logp_pt.get_shared() or expand_pt.get_shared():
+            return nutpie.compile_pymc_model(model, backend="numba")
+        logp_graph = lift_graph(*graph_cache.rewritten_graph(logp_pt))
+        expand_graph = lift_graph(*graph_cache.rewritten_graph(expand_pt))
+    logp_lifted, expand_lifted = compiled(*logp_graph), compiled(*expand_graph)
+    logp_key, expand_key = _pytensor_key(logp_lifted), _pytensor_key(expand_lifted)
+    if logp_key is None or expand_key is None:
         return nutpie.compile_pymc_model(model, backend="numba")
     if stored is None and graphs_key:
         graph_cache.store(graphs_key, {
             "n_dim": n_dim, "n_expanded": n_expanded, "shape_info": shape_info,
-            "reparameterized": reparameterized, "logp": graph_cache.rewritten_graph(logp_pt),
-            "expand": graph_cache.rewritten_graph(expand_pt)})
+            "reparameterized": reparameterized, "logp": logp_graph, "expand": expand_graph})
     sizes = {"n_dim": n_dim, "n_expanded": n_expanded}
-    logp_callback, expand_callback = _callbacks(graphs_key, logp_pt, logp_key, expand_pt, expand_key, sizes)
+    logp_callback, expand_callback = _callbacks(graphs_key, logp_lifted, logp_key, expand_lifted, expand_key, sizes)
     dims, coords = nutpie_pymc._prepare_dims_and_coords(model, shape_info, reparameterized)
     if log_likelihood:
         dims |= {log_likelihood_name(rv.name): model.named_vars_to_dims[rv.name]
@@ -155,13 +165,13 @@ def compile_for_nutpie(model: Any, log_likelihood: bool = False) -> Any:
         _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info)},
         compiled_logp_func=logp_callback, compiled_expand_func=expand_callback,
         initial_point_func=initial_point_fn, shared_data={}, shared_var_keys={},
-        user_data=nutpie_pymc.make_user_data({}, {}), n_expanded=n_expanded,
-        shape_info=shape_info, logp_func=logp_pt, expand_func=expand_pt,
+        user_data=user_data(logp_lifted, expand_lifted), n_expanded=n_expanded,
+        shape_info=shape_info, logp_func=logp_lifted, expand_func=expand_lifted,
         reparameterized_names=reparameterized)
 
 
-def _callbacks(graphs_key: str | None, logp_pt: Any, logp_key: str, expand_pt: Any, expand_key: str,
-               sizes: dict[str, int]) -> tuple[Any, Any]:
+def _callbacks(graphs_key: str | None, logp: LiftedFunction, logp_key: str, expand: LiftedFunction,
+               expand_key: str, sizes: dict[str, int]) -> tuple[Any, Any]:
     """The log density's and the stored variables' C callbacks, from the cache or compiled.
 
     When the stored-variable callback is not compiled yet, a side process compiles it from the
@@ -169,12 +179,11 @@ def _callbacks(graphs_key: str | None, logp_pt: Any, logp_key: str, expand_pt: A
     the default fit's cold start, about 28 s off the pathway model's); both write equivalent
     entries to Numba's cache (same graph, same key), and this process then loads it.
     """
-    expand_source = _callback_function(_EXPAND_SOURCE, "expand_callback", expand_pt.vm.jit_fn,
-                                       expand_key, sizes)
+    expand_source = _callback_function(_EXPAND_SOURCE, "expand_callback", expand, EXPAND_TABLE, expand_key, sizes)
     side = compile_worker.start(graphs_key) if graphs_key and not _in_numba_cache(expand_source) else None
     try:
-        logp_callback = _cached_cfunc(_LOGP_SOURCE, "logp_callback", _LOGP_SIGNATURE,
-                                      logp_pt.vm.jit_fn, logp_key, sizes)
+        logp_callback = _cached_cfunc(_LOGP_SOURCE, "logp_callback", _LOGP_SIGNATURE, logp, LOGP_TABLE,
+                                      logp_key, sizes)
     except BaseException:
         compile_worker.stop(side)
         raise
@@ -192,12 +201,12 @@ def compile_stored_variables(graphs_key: str) -> bool:
     stored = graph_cache.load(graphs_key)
     if stored is None:
         return False
-    expand_pt = graph_cache.function_from_rewritten(*stored["expand"], mode="NUMBA")
-    expand_key = _pytensor_key(expand_pt.vm.jit_fn)
-    if expand_pt.get_shared() or expand_key is None:
+    expand = compiled(*stored["expand"])
+    expand_key = _pytensor_key(expand)
+    if expand_key is None:
         return False
-    _cached_cfunc(_EXPAND_SOURCE, "expand_callback", _EXPAND_SIGNATURE, expand_pt.vm.jit_fn,
-                  expand_key, {"n_dim": stored["n_dim"], "n_expanded": stored["n_expanded"]})
+    _cached_cfunc(_EXPAND_SOURCE, "expand_callback", _EXPAND_SIGNATURE, expand, EXPAND_TABLE, expand_key,
+                  {"n_dim": stored["n_dim"], "n_expanded": stored["n_expanded"]})
     return True
 
 
@@ -272,26 +281,31 @@ def _graphs_key(model: Any, log_likelihood: bool = False) -> str | None:
         f"check_bounds={model.check_bounds}", f"log_likelihood={log_likelihood}"))
 
 
-def _pytensor_key(jit_fn: Any) -> str | None:
-    """PyTensor's cache key of a Numba function it compiled (None when it is not cached)."""
+def _pytensor_key(lifted: LiftedFunction) -> str | None:
+    """PyTensor's cache key of the Numba function it compiled (None when it is not cached)."""
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
-    return CACHED_SRC_FUNCTIONS.get(getattr(jit_fn, "py_func", None))
+    return CACHED_SRC_FUNCTIONS.get(getattr(lifted.function.vm.jit_fn, "py_func", None))
 
 
-def _cached_cfunc(source: str, name: str, signature: Any, inner: Any, inner_key: str,
-                  sizes: dict[str, int]) -> Any:
-    """A ``numba.cfunc`` of ``source`` calling ``inner``, cached under a key naming both."""
-    return numba.cfunc(signature, cache=True)(_callback_function(source, name, inner, inner_key, sizes))
+def _cached_cfunc(template: str, name: str, signature: Any, inner: LiftedFunction, table_index: int,
+                  inner_key: str, sizes: dict[str, int]) -> Any:
+    """A ``numba.cfunc`` of ``template`` calling ``inner``, cached under a key naming both."""
+    function = _callback_function(template, name, inner, table_index, inner_key, sizes)
+    return numba.cfunc(signature, cache=True)(function)
 
 
-def _callback_function(source: str, name: str, inner: Any, inner_key: str, sizes: dict[str, int]) -> Any:
-    """The Python function of a callback's ``source``, registered with PyTensor's Numba cache."""
+def _callback_function(template: str, name: str, inner: LiftedFunction, table_index: int, inner_key: str,
+                       sizes: dict[str, int]) -> Any:
+    """The Python function of a callback's source (``template`` reading ``inner``'s arrays from
+    table ``table_index`` of ``user_data``), registered with PyTensor's Numba cache."""
     from pytensor.link.numba.cache import compile_numba_function_src
 
+    read, args = inner.reading_source(table_index)
+    source = template.format(read=read, args=args)
     text = "\n".join([_WRAPPER_VERSION, source, inner_key, repr(sorted(sizes.items()))])
     key = hashlib.sha256(text.encode()).hexdigest()
     # this module's globals (with __name__) let Numba rebuild the callback's environment on load
-    env = globals() | {"numba": numba, "np": np, "inner": inner, **sizes}
+    env = globals() | {"numba": numba, "np": np, "pointer_at": pointer_at, "inner": inner.function.vm.jit_fn, **sizes}
     return compile_numba_function_src(source, name, global_env=env, cache_key=key)
 
 
