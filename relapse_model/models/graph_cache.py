@@ -14,16 +14,16 @@ values byte for byte, plus the versions of PyTensor, PyMC, nutpie, Numba and Num
 flags that change rewriting, and the source of any module outside those packages that defines
 an Op in the graph, with every module of its own package it imports, directly or through
 another (the gradient of such an Op is built from its code, not from the graph; the rest of
-this package can change without emptying the cache). A graph the key cannot describe (a variable that is neither an input, a constant nor a
-shared value) is not cached. Entries live in PyTensor's ``compiledir``, so emptying PyTensor's
-caches empties this one too.
+this package can change without emptying the cache). A graph the key cannot describe (a
+variable that is neither an input, a constant nor a shared value) is not cached. Entries live
+in PyTensor's ``compiledir``, so emptying PyTensor's caches empties this one too.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
-import ast
 import hashlib
 import importlib.metadata
 import importlib.util
